@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Boxer needs, quickly doing nothing when they are all there.
+#   hack/deps.sh build   the compilers and -dev libraries
+#   hack/deps.sh run     build + what boxerd needs at run time (runsc)
+#   hack/deps.sh test    run + the test fixtures (registry, image tools, python for tests)
+#   hack/deps.sh fuzz    build + clang's libFuzzer runtime
+set -euo pipefail
+
+build_pkgs=(
+    build-essential cmake ninja-build pkg-config git
+    libcurl4-openssl-dev libarchive-dev libjansson-dev libgrpc-dev libprotobuf-c-dev
+    protobuf-c-compiler libmicrohttpd-dev libcmocka-dev libssl-dev
+)
+run_pkgs=(runsc)
+test_pkgs=(
+    docker-registry skopeo umoci busybox-static debootstrap apache2-utils
+    python3 curl zstd ca-certificates
+)
+fuzz_pkgs=(clang libclang-rt-14-dev)
+
+case "${1:-build}" in
+build) pkgs=("${build_pkgs[@]}") ;;
+run) pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
+test) pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}") ;;
+fuzz) pkgs=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+*)
+    echo "usage: hack/deps.sh build|run|test|fuzz" >&2
+    exit 2
+    ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "deps: missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the test suite of one build directory with ctest; the last lines are ctest's summary.
+#   hack/test.sh BUILD_DIR [LABEL]   LABEL: unit, integration or fuzz (default: all)
+set -euo pipefail
+build=${1:?usage: hack/test.sh BUILD_DIR [LABEL]}
+label=${2:-}
+args=(--test-dir "$build" --output-on-failure --timeout 900)
+[[ -n $label ]] && args+=(-L "$label")
+# Sanitizer reports stop the test at the first finding and say where.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+exec ctest "${args[@]}"
