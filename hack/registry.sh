@@ -22,6 +22,7 @@ set -euo pipefail
 readonly MARKER=.boxer-registry
 readonly START_TIMEOUT_S=10
 readonly STOP_TIMEOUT_S=5
+FAIL_REASON=""
 
 die() {
     printf 'registry.sh: %s\n' "$*" >&2
@@ -60,6 +61,23 @@ alive() {
     local state
     state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
     [[ -n $state && $state != Z ]]
+}
+
+# listens_on PID PORT: PID holds the socket listening on 127.0.0.1:PORT (/proc/net/tcp inode
+# matched against PID's fds).
+listens_on() {
+    local pid=$1 hex inodes fd link
+    hex=$(printf '%04X' "$2")
+    inodes=$(awk -v p=":$hex" '$4 == "0A" && ($2 == "0100007F" p || $2 == "00000000" p) {
+        print "socket:[" $10 "]" }' /proc/net/tcp)
+    [[ -n $inodes ]] || return 1
+    for fd in /proc/"$pid"/fd/*; do
+        link=$(readlink "$fd" 2>/dev/null) || continue
+        if grep -qxF -- "$link" <<<"$inodes"; then
+            return 0
+        fi
+    done
+    return 1
 }
 
 write_config() {
@@ -112,15 +130,17 @@ try_start() {
     while ((SECONDS < deadline)); do
         if ! alive "$pid"; then
             wait "$pid" 2>/dev/null || true
+            FAIL_REASON="docker-registry exited"
             if grep -q 'address already in use' "$dir/registry.log"; then
                 return 3
             fi
             return 1
         fi
         code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
-        if [[ $code == 200 || ($code == 401 && -n $auth) ]]; then
+        # The answer must come from our process, not from something else already on the port.
+        if [[ $code == 200 || ($code == 401 && -n $auth) ]] && listens_on "$pid" "$port"; then
             if ! is_our_registry "$pid" "$dir"; then
-                printf 'registry.sh: pid %s is not the docker-registry process\n' "$pid" >&2
+                FAIL_REASON="pid $pid is not the docker-registry process"
                 kill -KILL "$pid" 2>/dev/null || true
                 return 1
             fi
@@ -129,7 +149,21 @@ try_start() {
         sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null || true
+    FAIL_REASON="GET /v2/ did not answer within ${START_TIMEOUT_S}s"
     return 1
+}
+
+# A start that did not succeed (error, Ctrl-C) leaves no process and no directory behind.
+START_DIR=""
+cleanup_failed_start() {
+    local pid
+    [[ -n $START_DIR ]] || return 0
+    pid=$(cat "$START_DIR/pid" 2>/dev/null || true)
+    if [[ -n $pid ]] && is_our_registry "$pid" "$START_DIR"; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$START_DIR"
+    START_DIR=""
 }
 
 cmd_start() {
@@ -173,12 +207,18 @@ cmd_start() {
     fi
 
     dir=$(mktemp -d "${TMPDIR:-/tmp}/boxer-registry.XXXXXX")
+    # The physical path: `stop` resolves its argument the same way to match the command line.
+    dir=$(cd "$dir" && pwd -P)
+    START_DIR=$dir
+    trap cleanup_failed_start EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     : >"$dir/$MARKER"
     mkdir "$dir/storage"
     if [[ -n $auth ]]; then
         # bcrypt: the only hash distribution's htpasswd backend accepts.
         htpasswd -Bbn "${auth%%:*}" "${auth#*:}" >"$dir/htpasswd" 2>/dev/null ||
-            { rm -rf "$dir"; die "htpasswd failed"; }
+            die "htpasswd failed"
     fi
 
     for attempt in 1 2 3; do
@@ -186,6 +226,7 @@ cmd_start() {
         rc=0
         try_start "$dir" "$port" "$auth" || rc=$?
         if ((rc == 0)); then
+            START_DIR=""
             printf 'REGISTRY_ADDR=127.0.0.1:%s\n' "$port"
             printf 'REGISTRY_DIR=%s\n' "$dir"
             printf 'REGISTRY_PID=%s\n' "$(cat "$dir/pid")"
@@ -197,10 +238,11 @@ cmd_start() {
         fi
         break
     done
-    printf 'registry.sh: docker-registry did not come up on 127.0.0.1:%s within %ss; log tail:\n' \
-        "$port" "$START_TIMEOUT_S" >&2
-    tail -n 20 "$dir/registry.log" | sed 's/^/  | /' >&2
-    rm -rf "$dir"
+    local tail_text
+    tail_text=$(tail -n 20 "$dir/registry.log" | sed 's/^/  | /')
+    cleanup_failed_start
+    printf 'registry.sh: docker-registry did not come up on 127.0.0.1:%s (%s); log tail:\n%s\n' \
+        "$port" "$FAIL_REASON" "$tail_text" >&2
     exit 1
 }
 
