@@ -25,8 +25,9 @@ struct oci_challenge {
 /* Parses one WWW-Authenticate header value: `Bearer realm="https://auth.docker.io/token",
  * service="registry.docker.io",scope="repository:library/python:pull"` or `Basic
  * realm="..."`. The scheme is case-insensitive; parameter values may be quoted (with \"
- * escapes) or bare tokens; unknown parameters are ignored. A Bearer challenge needs a realm.
- * BX_EINVAL for anything malformed, BX_EUNSUPPORTED for another scheme. */
+ * escapes) or bare tokens; unknown parameters are ignored. A Bearer challenge needs a realm,
+ * an http(s) URL. A header holding several challenges yields its first Bearer one, else its
+ * first Basic one. BX_EINVAL for anything malformed, BX_EUNSUPPORTED for another scheme. */
 int oci_challenge_parse(const char *header, struct oci_challenge *out, struct bx_err *err);
 
 struct oci_credentials {
@@ -34,10 +35,17 @@ struct oci_credentials {
     char password[1024]; /* a password or an identity token */
 };
 
+/* The username that marks `password` as an identity token (an OAuth2 refresh token for the
+ * token server), as docker's credential helpers mark it. */
+#define OCI_IDENTITY_TOKEN_USER "<token>"
+
 /* Finds credentials for `domain` ("docker.io", "127.0.0.1:5000") in a docker config.json body
  * (`{"auths": {"<key>": {"auth": base64("user:pass")} | {"username", "password"}}}`). Keys are
  * matched as docker does: the domain itself, with or without a scheme and a "/v1/" or "/v2/"
- * path, and for docker.io also "https://index.docker.io/v1/". BX_ENOENT when there are none. */
+ * path, and for docker.io also "https://index.docker.io/v1/". An "identitytoken" wins over
+ * "auth", which wins over "username"/"password"; an identity token comes back as the password
+ * with the username OCI_IDENTITY_TOKEN_USER. BX_ENOENT when there are none (credential helpers,
+ * "credsStore" and "credHelpers", are not run). Errors never quote a credential. */
 int oci_docker_config_lookup(const char *body, size_t len, const char *domain,
                              struct oci_credentials *out, struct bx_err *err);
 

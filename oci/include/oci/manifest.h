@@ -4,7 +4,9 @@
  * 404 when that type is missing from Accept), so a client always sends OCI_MANIFEST_ACCEPT and
  * branches on the Content-Type, falling back to the body's mediaType when the header says
  * nothing useful. Schema 1 is refused. Every parser bounds what it accepts (layer count, string
- * lengths) and treats the body as hostile. Pure functions, thread-safe.
+ * lengths) and treats the body as hostile: a body over its byte bound, or with more JSON values
+ * than any image document has (100,000), is BX_ETOOBIG before it is parsed; duplicate keys are
+ * BX_EINVAL; errors name the offending member. Pure functions, thread-safe.
  */
 #ifndef BOXER_OCI_MANIFEST_H
 #define BOXER_OCI_MANIFEST_H
@@ -75,31 +77,40 @@ struct oci_platform {
     char variant[32];      /* "" or "v8", "v7" */
 };
 
-/* Which kind a manifest body is. `content_type` (may be NULL; parameters after ';' are ignored)
- * decides; when it is missing or generic (application/json, text/plain), the body's mediaType,
- * else its shape ("manifests" or "layers"), decides. Schema 1 is BX_EUNSUPPORTED ("schema 1
- * manifests are not supported"); anything else unknown is BX_EINVAL. */
+/* Which kind a manifest body is. `content_type` (may be NULL; parameters after ';' are ignored;
+ * compared case-insensitively) decides; when it is missing or generic (application/json,
+ * text/plain, application/octet-stream), the body's mediaType, else its shape ("manifests" or
+ * "layers"), decides. Schema 1 is BX_EUNSUPPORTED ("schema 1 manifests are not supported");
+ * anything else unknown is BX_EINVAL. When the Content-Type decides, the body is not read. */
 int oci_manifest_kind_of(const char *content_type, const char *body, size_t len,
                          enum oci_manifest_kind *out, struct bx_err *err);
 
 /* Picks the entry of an index for `want`: os and architecture must match; a variant must match
  * when `want` has one ("arm64" with no variant matches "v8" too); otherwise an entry without a
- * variant is preferred. BX_ENOENT names the platforms the index offers. */
+ * variant is preferred. Only image manifests with a platform are candidates: nested indexes,
+ * artifacts and BuildKit's attestations ("unknown/unknown") are skipped. Every entry is
+ * validated (BX_EINVAL names it: "manifests[2].digest"); more than 1024 entries is BX_ETOOBIG.
+ * BX_ENOENT names the platforms the index offers. */
 int oci_index_select(const char *body, size_t len, const struct oci_platform *want,
                      struct oci_descriptor *out, struct bx_err *err);
 
-/* Parses an image manifest: its config descriptor and its layers (at most OCI_MAX_LAYERS), with
- * each layer's compression taken from its media type (an unknown layer type is
- * BX_EUNSUPPORTED). Every digest is validated. The caller releases *out. */
-int oci_manifest_parse(const char *body, size_t len, struct oci_manifest *out,
-                       struct bx_err *err);
+/* Parses an image manifest: its config descriptor and its layers (at most OCI_MAX_LAYERS, else
+ * BX_ETOOBIG), with each layer's compression taken from its media type (OCI, Docker,
+ * non-distributable and foreign layers; an unknown layer type is BX_EUNSUPPORTED). A config that
+ * is not an image config (an artifact's) is BX_EUNSUPPORTED. Every digest is validated; a
+ * wrong type, a missing member or a negative size is BX_EINVAL naming the member
+ * ("layers[3].size"). After a failure *out holds nothing. The caller releases *out. */
+int oci_manifest_parse(const char *body, size_t len, struct oci_manifest *out, struct bx_err *err);
 void oci_manifest_release(struct oci_manifest *m);
 
-/* Parses "os/arch[/variant]" (e.g. "linux/amd64", "linux/arm64/v8"). */
+/* Parses "os/arch[/variant]" (e.g. "linux/amd64", "linux/arm64/v8"): lower case, each part at
+ * most 31 characters. uname's "x86_64" and "aarch64" become "amd64" and "arm64". */
 int oci_platform_parse(const char *s, struct oci_platform *out, struct bx_err *err);
 
 /* What a run needs of the image's config ("config" object of the config blob). Arrays are
- * NULL-terminated and owned; absent fields are NULL (strings) or NULL arrays. */
+ * NULL-terminated and owned; absent or null fields are NULL (strings) or NULL arrays. Arrays of
+ * more than 4096 entries are BX_ETOOBIG. os and architecture are "" when absent; rootfs.diff_ids
+ * is required and each must be a valid digest. */
 struct oci_image_config {
     char **env;        /* "KEY=VALUE" */
     char *working_dir; /* "" or NULL when unset */

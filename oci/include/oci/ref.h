@@ -6,8 +6,10 @@
  *   127.0.0.1:5000/a/b:1            -> a registry with a port, nested paths
  *   localhost/x, index.docker.io/x  -> "localhost" is a registry; index.docker.io is docker.io
  *
- * The first component is a registry when it holds a '.' or a ':' or is "localhost"; otherwise
- * the reference is on docker.io, and a single-component path gets "library/" in front. Paths
+ * The first component is a registry when it holds a '.' or a ':' or is "localhost", or (as in
+ * Docker, since a path may not) an upper-case letter; otherwise the reference is on docker.io,
+ * and a single-component path gets "library/" in front. IPv6 registries are written
+ * "[::1]:5000"; a port is 1-65535. A 64-hex-digit string (an image id) is refused. Paths
  * follow the distribution grammar (lower-case alphanumerics separated by '.', '_', "__" or
  * runs of '-'); tags are [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are sha256:<64 lower hex>.
  * The whole name is at most 255 characters. Pure functions, thread-safe.
