@@ -10,11 +10,24 @@ dir=${2:?usage: leftovers.sh snapshot|check DIR}
 tmp=${TMPDIR:-/tmp}
 
 # Processes of the programs the tests start: ours, runsc's (its sandbox and gofer re-execute
-# runsc and may show as "exe"), and the registry.
+# runsc and may show as "exe"), and the registry. Only those of this test run count: the ones
+# whose environment carries this run's BOXER_TEST_RUN marker (hack/test.sh sets it) or whose
+# command line names this run's temporary directory, so other users of the machine never fail it.
 procs() {
+    local pid args
     ps -eo pid=,comm=,args= | awk '
         $2 ~ /^(boxerd|boxer-shim|boxerctl|docker-registry)$/ || $2 ~ /^runsc/ ||
-        ($2 == "exe" && $0 ~ /runsc/) { print $1, substr($0, index($0, $3), 120) }' | sort
+        ($2 == "exe" && $0 ~ /runsc/) { print $1, substr($0, index($0, $3), 120) }' |
+        while read -r pid args; do
+            if [[ -n ${BOXER_TEST_RUN:-} ]] &&
+                tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "BOXER_TEST_RUN=$BOXER_TEST_RUN"; then
+                echo "$pid $args"
+            elif [[ $tmp != /tmp && $args == *"$tmp"* ]]; then
+                echo "$pid $args"
+            elif [[ -z ${BOXER_TEST_RUN:-} ]]; then
+                echo "$pid $args"
+            fi
+        done | sort
 }
 
 entries() {

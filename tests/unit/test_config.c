@@ -123,7 +123,8 @@ test_load_order(void **state)
 {
     (void)state;
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "/tmp/boxer-test.XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/boxer-config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(dir));
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     struct bx_err err = BX_ERR_INIT;
