@@ -92,8 +92,8 @@ ctl_open_store(struct ctl *c, struct bx_err *err)
         .tag_ttl_s = c->config.image_tag_ttl_secs > 0 ? c->config.image_tag_ttl_secs : -1,
         .max_image_bytes = c->config.max_image_bytes,
     };
-    rc = oci_platform_parse(c->platform ? c->platform : c->config.image_platform, &so.platform,
-                            err);
+    rc =
+        oci_platform_parse(c->platform ? c->platform : c->config.image_platform, &so.platform, err);
     if (rc < 0)
         return rc;
     char dir[4096];
@@ -114,9 +114,12 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"home", required_argument, NULL, 'H'},
-        {"platform", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"home", required_argument, NULL, 'H'},
+        {"platform", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct ctl c = {0};

@@ -49,9 +49,9 @@ ctl_cmd_pull(struct ctl *c, int argc, char **argv)
     if (rc < 0)
         return ctl_fail(&err);
     if (c->json) {
-        json_auto_t *o = json_pack("{s:s, s:s, s:s, s:I, s:b}", "ref", img.ref, "digest",
-                                   img.digest, "rootfs", img.rootfs, "size", (json_int_t)img.size,
-                                   "from_cache", img.from_cache);
+        json_auto_t *o =
+            json_pack("{s:s, s:s, s:s, s:I, s:b}", "ref", img.ref, "digest", img.digest, "rootfs",
+                      img.rootfs, "size", (json_int_t)img.size, "from_cache", img.from_cache);
         json_dumpf(o, stdout, JSON_COMPACT);
         putchar('\n');
     } else {

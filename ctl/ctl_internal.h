@@ -11,8 +11,8 @@
 
 struct ctl {
     struct bx_config config;
-    bool json;                /* --json: machine-readable output */
-    const char *platform;     /* --platform, else the config's image_platform */
+    bool json;            /* --json: machine-readable output */
+    const char *platform; /* --platform, else the config's image_platform */
     struct oci_registry *registry;
     struct oci_store *store;
 };

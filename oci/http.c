@@ -141,7 +141,7 @@ struct xfer {
     const struct http_request *req;
     struct http_response *resp;
     char location[2048];
-    uint64_t skip;   /* bytes of a 200 to drop because the sink has them already */
+    uint64_t skip; /* bytes of a 200 to drop because the sink has them already */
     bool too_big;
     int sink_rc;
 };
@@ -218,9 +218,8 @@ on_body(char *p, size_t size, size_t n, void *ud)
     long status = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
     if (!req->sink || status < 200 || status > 299)
-        return buffer_body(x, p, len, req->sink ? HTTP_ERROR_BODY_MAX : req->max_body) == len
-                   ? len
-                   : 0;
+        return buffer_body(x, p, len, req->sink ? HTTP_ERROR_BODY_MAX : req->max_body) == len ? len
+                                                                                              : 0;
     if (status == 200 && x->skip == 0 && req->range_from > 0 && x->resp->sunk == 0)
         x->skip = req->range_from; /* the server ignored the range */
     size_t drop = x->skip < len ? (size_t)x->skip : len;
@@ -361,8 +360,7 @@ http_get(struct http_client *c, const struct http_request *req, struct http_resp
     const char *authorization = req->authorization;
     for (int hops = 0;; hops++) {
         char location[2048];
-        int rc = get_once(c, req, resp->url, authorization, resp, location, sizeof(location),
-                          err);
+        int rc = get_once(c, req, resp->url, authorization, resp, location, sizeof(location), err);
         if (rc < 0)
             return rc;
         bool redirect = resp->status == 301 || resp->status == 302 || resp->status == 303 ||

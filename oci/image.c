@@ -99,8 +99,8 @@ resolve_remote(struct oci_store *s, const struct oci_ref *ref, struct resolved *
 /* Finds the manifest to pull: the store's answer within the TTL (or for a digest), else the
  * registry's, else (the registry unreachable) the store's whatever its age. */
 static int
-resolve(struct oci_store *s, const struct oci_ref *ref, const char *canonical,
-        struct resolved *res, struct bx_err *err)
+resolve(struct oci_store *s, const struct oci_ref *ref, const char *canonical, struct resolved *res,
+        struct bx_err *err)
 {
     struct oci_store_entry e = {{0}, {0}, 0, 0};
     bool cached = store_index_get(s, canonical, &e, NULL) == 0 &&
@@ -122,15 +122,13 @@ resolve(struct oci_store *s, const struct oci_ref *ref, const char *canonical,
 
 static int
 pull_locked(struct oci_store *s, const struct oci_ref *ref, const char *canonical,
-            oci_progress_fn progress, void *progress_ctx, struct oci_image *out,
-            struct bx_err *err)
+            oci_progress_fn progress, void *progress_ctx, struct oci_image *out, struct bx_err *err)
 {
     struct resolved res = {{0}, NULL, 0, false};
     int rc = resolve(s, ref, canonical, &res, err);
     uint64_t size = 0;
     if (rc == 0)
-        rc = pull_rootfs(s, ref, res.digest, res.body, res.len, progress, progress_ctx, &size,
-                         err);
+        rc = pull_rootfs(s, ref, res.digest, res.body, res.len, progress, progress_ctx, &size, err);
     if (rc == 0 && (!res.from_cache || size))
         rc = store_index_put(s, canonical, res.digest, size, err);
     struct oci_manifest m;
@@ -146,8 +144,7 @@ pull_locked(struct oci_store *s, const struct oci_ref *ref, const char *canonica
         out->size = e.size;
     snprintf(out->ref, sizeof(out->ref), "%s", canonical);
     snprintf(out->digest, sizeof(out->digest), "%s", res.digest);
-    snprintf(out->rootfs, sizeof(out->rootfs), "%s/rootfs/%s", s->dir,
-             oci_digest_hex(res.digest));
+    snprintf(out->rootfs, sizeof(out->rootfs), "%s/rootfs/%s", s->dir, oci_digest_hex(res.digest));
     out->from_cache = res.from_cache;
     return 0;
 }

@@ -23,9 +23,9 @@
 
 struct layer_job {
     const struct oci_layer *layer;
-    int fd;                 /* the blob being written, or the stored one */
-    char tmp[128];          /* its temporary name in blobs/sha256, "" once stored */
-    uint64_t written;       /* bytes in fd so far */
+    int fd;           /* the blob being written, or the stored one */
+    char tmp[128];    /* its temporary name in blobs/sha256, "" once stored */
+    uint64_t written; /* bytes in fd so far */
     bool started, done;
     int rc;
     struct bx_err err;
@@ -82,8 +82,8 @@ job_run(struct pipeline *p, struct layer_job *job)
         pthread_mutex_unlock(&p->mu);
         return;
     }
-    snprintf(job->tmp, sizeof(job->tmp), ".tmp-%.64s-%d-%p", oci_digest_hex(digest),
-             (int)getpid(), (void *)job);
+    snprintf(job->tmp, sizeof(job->tmp), ".tmp-%.64s-%d-%p", oci_digest_hex(digest), (int)getpid(),
+             (void *)job);
     fd = openat(s->blobs_fd, job->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     pthread_mutex_lock(&p->mu);
     job->fd = fd;

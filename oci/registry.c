@@ -53,8 +53,8 @@ struct oci_registry {
 };
 
 struct endpoint {
-    char base[512]; /* "https://registry-1.docker.io", no trailing slash */
-    char host[256]; /* "registry-1.docker.io" or the mirror's host[:port] */
+    char base[512];          /* "https://registry-1.docker.io", no trailing slash */
+    char host[256];          /* "registry-1.docker.io" or the mirror's host[:port] */
     const char *cred_domain; /* whose credentials apply */
 };
 
@@ -119,8 +119,7 @@ oci_registry_new(const struct oci_registry_opts *opts, struct oci_registry **out
     }
     read_docker_config(r, opts->docker_config);
     int rc = http_client_new(opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000,
-                             opts->stall_timeout_s > 0 ? opts->stall_timeout_s : 30, &r->http,
-                             err);
+                             opts->stall_timeout_s > 0 ? opts->stall_timeout_s : 30, &r->http, err);
     if (rc < 0) {
         oci_registry_free(r);
         return rc;
@@ -364,8 +363,9 @@ answer_challenge(struct oci_registry *r, const struct endpoint *ep, const char *
     long ttl = 3600;
     if (ch.scheme == OCI_AUTH_BASIC) {
         if (!have_creds)
-            return bx_err_set(err, BX_EAUTH, "%s: authentication required and no credentials "
-                                             "are configured for %s",
+            return bx_err_set(err, BX_EAUTH,
+                              "%s: authentication required and no credentials "
+                              "are configured for %s",
                               ep->host, ep->cred_domain);
         char basic[2048];
         basic_header(&creds, basic, sizeof(basic));
@@ -587,7 +587,7 @@ oci_registry_fetch_blob(struct oci_registry *r, const struct oci_ref *ref,
         return bx_err_set(err, BX_EDIGEST, "blob %s: %llu bytes received, %lld expected",
                           desc->digest, (unsigned long long)b.bytes, (long long)desc->size);
     if (strcmp(got, desc->digest) != 0)
-        return bx_err_set(err, BX_EDIGEST, "blob %s: digest mismatch (content is %s)",
-                          desc->digest, got);
+        return bx_err_set(err, BX_EDIGEST, "blob %s: digest mismatch (content is %s)", desc->digest,
+                          got);
     return 0;
 }

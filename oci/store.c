@@ -39,7 +39,7 @@ open_subdir(int dirfd, const char *name, int *out, struct bx_err *err)
 static void
 remove_stale(struct oci_store *s)
 {
-    cleanup_dir DIR *d = fdopendir(fcntl(s->rootfs_fd, F_DUPFD_CLOEXEC, 0));
+    cleanup_dir DIR *d = bx_opendir_at(s->rootfs_fd, ".");
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
@@ -53,7 +53,7 @@ remove_stale(struct oci_store *s)
         if (bx_rm_rf(s->rootfs_fd, de->d_name, &err) < 0)
             bx_log_warn("cannot remove a stale pull", "dir=%s error=\"%s\"", de->d_name, err.msg);
     }
-    cleanup_dir DIR *b = fdopendir(fcntl(s->blobs_fd, F_DUPFD_CLOEXEC, 0));
+    cleanup_dir DIR *b = bx_opendir_at(s->blobs_fd, ".");
     time_t now = time(NULL);
     while (b && (de = readdir(b)) != NULL) {
         struct stat st;
@@ -230,8 +230,7 @@ index_size_of(json_t *doc, const char *digest)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(doc, key, v)
-    {
+    json_object_foreach (doc, key, v) {
         const char *d = json_string_value(json_object_get(v, "digest"));
         if (d && strcmp(d, digest) == 0)
             return (uint64_t)json_integer_value(json_object_get(v, "size"));
@@ -291,8 +290,7 @@ oci_store_list(struct oci_store *s, struct oci_store_entry **out, size_t *n, str
     size_t i = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(doc, key, v)
-    {
+    json_object_foreach (doc, key, v) {
         if (json_is_object(v))
             entry_from_json(key, v, &entries[i++]);
     }
@@ -386,7 +384,7 @@ static void
 gc_dir(struct oci_store *s, int dirfd, bool rootfs, const struct hex_set *keep,
        struct oci_gc_stats *stats)
 {
-    cleanup_dir DIR *d = fdopendir(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+    cleanup_dir DIR *d = bx_opendir_at(dirfd, ".");
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         const char *name = de->d_name;
@@ -395,7 +393,8 @@ gc_dir(struct oci_store *s, int dirfd, bool rootfs, const struct hex_set *keep,
         struct bx_err err = BX_ERR_INIT;
         struct stat st;
         if (!rootfs) {
-            if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat(dirfd, name, 0) == 0) {
+            if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                unlinkat(dirfd, name, 0) == 0) {
                 stats->blobs_removed++;
                 stats->bytes_freed += (uint64_t)st.st_size;
             }
@@ -426,8 +425,7 @@ oci_store_gc(struct oci_store *s, struct oci_gc_stats *stats, struct bx_err *err
     struct hex_set rootfs = {0}, blobs = {0};
     const char *key;
     json_t *v;
-    json_object_foreach(doc, key, v)
-    {
+    json_object_foreach (doc, key, v) {
         const char *digest = json_string_value(json_object_get(v, "digest"));
         if (digest && keep_image(s, digest, &rootfs, &blobs) < 0)
             rc = bx_err_set(err, BX_ENOMEM, "gc: out of memory");

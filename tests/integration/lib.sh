@@ -49,6 +49,9 @@ _cleanup() {
     rm -rf "$WORK"
 }
 trap _cleanup EXIT
+# A test stopped by a signal (ctest's timeout, ^C) still stops what it started.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 start_registry() {
     local var=$1 out

@@ -154,10 +154,12 @@ check "... within the stall timeout and retries ($(($(date +%s) - start)) s)" te
 check "... leaving nothing partial" no_partial f5
 
 # --- concurrent pulls of one image, two processes --------------------------------------------
+pids=()
 for i in 1 2 3; do
     ctl c1 '{}' pull "$REG2_ADDR/library/busybox:latest" >"$WORK/c$i.out" 2>&1 &
+    pids+=($!)
 done
-wait
+wait "${pids[@]}" # not a bare wait: the proxies above run in the background too
 check "three concurrent pulls all succeed" bash -c 'grep -q sha256: "$1/c1.out" && grep -q sha256: "$1/c2.out" && grep -q sha256: "$1/c3.out"' _ "$WORK"
 check "... into one rootfs" test "$(ls "$WORK/c1/images/rootfs" | wc -l)" -eq 1
 
