@@ -50,6 +50,7 @@ set_defaults(struct bx_config *c, struct bx_err *err)
     c->max_queued_runs = 64;
     c->persist_limit_bytes = 104857600;
     c->image_tag_ttl_secs = 300;
+    c->registry_stall_secs = 30;
     c->max_image_bytes = 8ull << 30;
     return 0;
 }
@@ -252,6 +253,8 @@ apply_key(struct ctx *x, const char *k, json_t *v, struct bx_config *c)
         return get_count(x, k, v, &c->max_concurrent_runs, false);
     if (strcmp(k, "max_queued_runs") == 0)
         return get_count(x, k, v, &c->max_queued_runs, false);
+    if (strcmp(k, "registry_stall_secs") == 0)
+        return get_count(x, k, v, &c->registry_stall_secs, false);
     if (strcmp(k, "image_tag_ttl_secs") == 0)
         return get_count(x, k, v, &c->image_tag_ttl_secs, false);
     if (strcmp(k, "defaults") == 0)

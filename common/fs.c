@@ -96,20 +96,30 @@ rm_open_dir(int parent, const char *name)
     return fd;
 }
 
+DIR *
+bx_opendir_at(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
+}
+
 /* Removes what it can of the entries of `dir` without descending. Sets *child to the name of a
  * non-empty subdirectory to descend into ("" when none is left). Returns 0 or -1 with errno. */
 static int
 rm_scan(int dir, char *child, size_t child_size)
 {
     child[0] = '\0';
-    int dup_fd = fcntl(dir, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0)
+    cleanup_dir DIR *d = bx_opendir_at(dir, ".");
+    if (!d)
         return -1;
-    cleanup_dir DIR *d = fdopendir(dup_fd);
-    if (!d) {
-        close(dup_fd);
-        return -1;
-    }
     struct dirent *de;
     while ((errno = 0, de = readdir(d)) != NULL) {
         const char *n = de->d_name;

@@ -12,6 +12,9 @@ args=(--test-dir "$build" --output-on-failure --timeout 900)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/boxer-test.XXXXXX")
+# runsc makes its sandbox's chroot under $TMPDIR and opens that path after dropping its
+# privileges: every directory above the chroot must be traversable, and mktemp's are 0700.
+chmod 0711 "$TMPDIR"
 export TMPDIR
 export BOXER_TEST_RUN="$$.$(date +%s%N)"
 trap 'rm -rf "$TMPDIR"' EXIT

@@ -95,8 +95,38 @@ archive_fail(struct archive *a, const char *what, struct bx_err *err)
 /* Only the compressions of OCI layers: archive_read_support_filter_all() would also accept
  * formats that libarchive decodes by running an external program (lrzip, lzop, grzip), and a
  * filter that answers ARCHIVE_WARN is such a program, so it is refused too. */
+/* Where a layer's bytes come from: a file descriptor or a caller's reader. */
+struct layer_source {
+    oci_layer_read_fn read;
+    void *ctx;
+    char buf[LAYER_READ_BLOCK];
+};
+
+static ssize_t
+fd_read(void *ctx, void *buf, size_t size)
+{
+    for (;;) {
+        ssize_t r = read(*(int *)ctx, buf, size);
+        if (r >= 0 || errno != EINTR)
+            return r;
+    }
+}
+
+static la_ssize_t
+source_read(struct archive *a, void *ud, const void **buf)
+{
+    struct layer_source *src = ud;
+    ssize_t r = src->read(src->ctx, src->buf, sizeof(src->buf));
+    if (r < 0) {
+        archive_set_error(a, errno ? errno : EIO, "the layer's stream failed");
+        return -1;
+    }
+    *buf = src->buf;
+    return r;
+}
+
 static int
-layer_open(int fd, struct archive **out, struct bx_err *err)
+layer_open(struct layer_source *src, struct archive **out, struct bx_err *err)
 {
     cleanup_archive_read struct archive *a = archive_read_new();
     if (!a)
@@ -107,7 +137,7 @@ layer_open(int fd, struct archive **out, struct bx_err *err)
     /* The tar reader reads ustar, pax and GNU tar. */
     if (archive_read_support_format_tar(a) != ARCHIVE_OK)
         return archive_fail(a, "layer", err);
-    if (archive_read_open_fd(a, fd, LAYER_READ_BLOCK) != ARCHIVE_OK)
+    if (archive_read_open(a, src, NULL, source_read, NULL) != ARCHIVE_OK)
         return archive_fail(a, "read layer", err);
     *out = steal_ptr(&a);
     return 0;
@@ -534,20 +564,15 @@ dir_times_apply(const struct layer_unpack *u, struct bx_err *err)
 /* Reads what follows the tar's end-of-archive blocks, so that a writer on the other side of a
  * pipe (computing a digest, say) sees all of its bytes taken. */
 static void
-layer_drain(int fd)
+layer_drain(struct layer_source *src)
 {
-    char buf[16384];
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r > 0 || (r < 0 && errno == EINTR))
-            continue;
-        return;
-    }
+    while (src->read(src->ctx, src->buf, sizeof(src->buf)) > 0)
+        ;
 }
 
-int
-oci_layer_unpack(int rootfd, int layer_fd, const struct oci_unpack_limits *limits,
-                 struct oci_unpack_stats *stats, struct bx_err *err)
+static int
+layer_unpack_source(int rootfd, struct layer_source *src, const struct oci_unpack_limits *limits,
+                    struct oci_unpack_stats *stats, struct bx_err *err)
 {
     struct oci_unpack_stats own_stats = {0, 0, 0};
     __attribute__((cleanup(layer_unpack_release))) struct layer_unpack u = {
@@ -558,7 +583,7 @@ oci_layer_unpack(int rootfd, int layer_fd, const struct oci_unpack_limits *limit
     };
     oci_root_init(&u.root, rootfd);
     cleanup_archive_read struct archive *a = NULL;
-    int rc = layer_open(layer_fd, &a, err);
+    int rc = layer_open(src, &a, err);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -580,6 +605,31 @@ oci_layer_unpack(int rootfd, int layer_fd, const struct oci_unpack_limits *limit
     rc = dir_times_apply(&u, err);
     if (rc < 0)
         return rc;
-    layer_drain(layer_fd);
+    layer_drain(src);
     return 0;
+}
+
+int
+oci_layer_unpack(int rootfd, int layer_fd, const struct oci_unpack_limits *limits,
+                 struct oci_unpack_stats *stats, struct bx_err *err)
+{
+    cleanup_free struct layer_source *src = calloc(1, sizeof(*src));
+    if (!src)
+        return bx_err_set(err, BX_ENOMEM, "layer: out of memory");
+    src->read = fd_read;
+    src->ctx = &layer_fd;
+    return layer_unpack_source(rootfd, src, limits, stats, err);
+}
+
+int
+oci_layer_unpack_reader(int rootfd, oci_layer_read_fn read_fn, void *ctx,
+                        const struct oci_unpack_limits *limits, struct oci_unpack_stats *stats,
+                        struct bx_err *err)
+{
+    cleanup_free struct layer_source *src = calloc(1, sizeof(*src));
+    if (!src)
+        return bx_err_set(err, BX_ENOMEM, "layer: out of memory");
+    src->read = read_fn;
+    src->ctx = ctx;
+    return layer_unpack_source(rootfd, src, limits, stats, err);
 }

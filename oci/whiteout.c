@@ -69,14 +69,9 @@ static int
 prune_dir(const struct oci_pathset *added, int dirfd, uint32_t node, struct prune_stack *st,
           struct bx_err *err)
 {
-    int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0)
+    cleanup_dir DIR *d = bx_opendir_at(dirfd, ".");
+    if (!d)
         return bx_err_sys(err, BX_EIO, errno, "whiteout: open directory");
-    cleanup_dir DIR *d = fdopendir(dup_fd);
-    if (!d) {
-        close(dup_fd);
-        return bx_err_sys(err, BX_EIO, errno, "whiteout: open directory");
-    }
     struct dirent *de;
     while ((errno = 0, de = readdir(d)) != NULL) {
         if (is_dot_or_dotdot(de->d_name))

@@ -376,6 +376,27 @@ test_rm_rf_never_follows(void **state)
     assert_true(exists_at(t->fd, "keep/precious"));
 }
 
+/* Two listings of one directory fd each see every entry (a dup() would share the offset). */
+static void
+test_opendir_at_own_offset(void **state)
+{
+    struct tmp *t = *state;
+    write_at(t->fd, "a", "x");
+    write_at(t->fd, "b", "x");
+    assert_int_equal(symlinkat(".", t->fd, "ln"), 0);
+    for (int i = 0; i < 2; i++) {
+        DIR *d = bx_opendir_at(t->fd, ".");
+        assert_non_null(d);
+        size_t n = 0;
+        while (readdir(d) != NULL)
+            n++;
+        assert_int_equal(n, 5); /* ".", "..", a, b, ln */
+        closedir(d);
+    }
+    assert_null(bx_opendir_at(t->fd, "ln"));
+    assert_true(errno == ENOTDIR || errno == ELOOP);
+}
+
 static void
 test_rm_rf_deep_tree(void **state)
 {
@@ -483,6 +504,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mkdir_p, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_rm_rf_never_follows, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_rm_rf_deep_tree, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_opendir_at_own_offset, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_write_file_atomic, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_bounds, tmp_setup, tmp_teardown),
     };

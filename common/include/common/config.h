@@ -57,10 +57,11 @@ struct bx_config {
     size_t n_insecure;
     struct bx_registry_auth *registry_auth;
     size_t n_auth;
-    char *image_platform;       /* default "linux/amd64" */
-    int64_t image_tag_ttl_secs; /* default 300 */
-    uint64_t max_image_bytes;   /* unpacked size of an image; default 8 GiB */
-    char *log_level;            /* default "info" */
+    int64_t registry_stall_secs; /* a stalled registry transfer fails after this; default 30 */
+    char *image_platform;        /* default "linux/amd64" */
+    int64_t image_tag_ttl_secs;  /* default 300 */
+    uint64_t max_image_bytes;    /* unpacked size of an image; default 8 GiB */
+    char *log_level;             /* default "info" */
 };
 
 /* Fills *out from the configuration the load order finds. `explicit_path` may be NULL. */

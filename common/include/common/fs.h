@@ -8,6 +8,7 @@
 #define BOXER_COMMON_FS_H
 
 #include <stdbool.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -48,6 +49,11 @@ int bx_open_parent_in_root(int rootfd, const char *path, enum bx_resolve resolve
  * directory fd; an absolute path ignores dirfd). An existing component that is a symlink is
  * refused (BX_EPERM), never followed. An existing directory is fine. */
 int bx_mkdir_p(int dirfd, const char *path, mode_t mode, struct bx_err *err);
+
+/* Opens the directory `name` under `dirfd` ("." for `dirfd` itself) for readdir, never following
+ * a symlink. The stream has its own file offset: a dup() of `dirfd` would share the offset, so a
+ * second listing of the same directory fd would start where the first ended. NULL with errno. */
+DIR *bx_opendir_at(int dirfd, const char *name);
 
 /* Removes `name` (relative to `dirfd`, or absolute) and, for a directory, everything under it,
  * never following a symlink: a symlink is removed itself. Directories without write or search

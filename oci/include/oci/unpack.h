@@ -39,6 +39,7 @@
 #define BOXER_OCI_UNPACK_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 
@@ -70,5 +71,15 @@ struct oci_unpack_stats {
  * caller discards it. */
 int oci_layer_unpack(int rootfd, int layer_fd, const struct oci_unpack_limits *limits,
                      struct oci_unpack_stats *stats, struct bx_err *err);
+
+/* Reads a layer's bytes into buf (at most size); returns the count, 0 at the end, or -1 with
+ * errno set when the stream failed. */
+typedef ssize_t (*oci_layer_read_fn)(void *ctx, void *buf, size_t size);
+
+/* oci_layer_unpack() reading through `read_fn` instead of a file descriptor: for a layer that is
+ * still being downloaded. */
+int oci_layer_unpack_reader(int rootfd, oci_layer_read_fn read_fn, void *ctx,
+                            const struct oci_unpack_limits *limits, struct oci_unpack_stats *stats,
+                            struct bx_err *err);
 
 #endif

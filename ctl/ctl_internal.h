@@ -1,0 +1,35 @@
+/* boxerctl's shared state: the parsed global options and what commands open lazily. */
+#ifndef BOXER_CTL_INTERNAL_H
+#define BOXER_CTL_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "oci/image.h"
+#include "oci/registry.h"
+
+struct ctl {
+    struct bx_config config;
+    bool json;            /* --json: machine-readable output */
+    const char *platform; /* --platform, else the config's image_platform */
+    struct oci_registry *registry;
+    struct oci_store *store;
+};
+
+/* Opens the registry client and the image store of the configured home. */
+int ctl_open_store(struct ctl *c, struct bx_err *err);
+
+/* Image commands (cmd_image.c). Each returns the process's exit status. */
+int ctl_cmd_pull(struct ctl *c, int argc, char **argv);
+int ctl_cmd_images(struct ctl *c, int argc, char **argv);
+int ctl_cmd_rmi(struct ctl *c, int argc, char **argv);
+int ctl_cmd_gc(struct ctl *c, int argc, char **argv);
+
+/* Prints "boxerctl: <msg>" on stderr; returns 1. */
+int ctl_fail(const struct bx_err *err);
+
+/* "12.3 MB" */
+const char *ctl_human_bytes(uint64_t n, char *buf, size_t size);
+
+#endif

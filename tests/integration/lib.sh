@@ -1,0 +1,89 @@
+# Shared helpers of the integration tests (sourced). Each test gets a work directory under
+# $TMPDIR named boxer-test.*, and everything it starts is stopped by PID when it exits.
+#
+#   pass/fail/check       count results; `finish` prints "N passed, N failed" and exits
+#   skip REASON           exit 77 (ctest's SKIP) with the reason
+#   start_registry VAR [--htpasswd U:P]   a docker-registry; VAR_ADDR and VAR_DIR are set
+#   start_proxy VAR ARGS...               tests/integration/registry_proxy.py; VAR_PORT is set
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+BUILD=${BOXER_BUILD_DIR:-$ROOT/build}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/boxer-test.XXXXXX")
+PASSES=0
+FAILS=0
+_REGISTRY_DIRS=()
+_PIDS=()
+
+pass() {
+    PASSES=$((PASSES + 1))
+    printf 'PASS: %s\n' "$*"
+}
+fail() {
+    FAILS=$((FAILS + 1))
+    printf 'FAIL: %s\n' "$*"
+}
+skip() {
+    printf 'SKIP: %s\n' "$*"
+    exit 77
+}
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+    printf '%d passed, %d failed\n' "$PASSES" "$FAILS"
+    [[ $FAILS -eq 0 ]]
+    exit $?
+}
+
+_cleanup() {
+    local pid d
+    for pid in "${_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    for d in "${_REGISTRY_DIRS[@]}"; do
+        "$ROOT/hack/registry.sh" stop "$d" >/dev/null 2>&1
+    done
+    rm -rf "$WORK"
+}
+trap _cleanup EXIT
+# A test stopped by a signal (ctest's timeout, ^C) still stops what it started.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+start_registry() {
+    local var=$1 out
+    shift
+    out=$("$ROOT/hack/registry.sh" start "$@") || return 1
+    eval "$out"
+    _REGISTRY_DIRS+=("$REGISTRY_DIR")
+    printf -v "${var}_ADDR" '%s' "$REGISTRY_ADDR"
+    printf -v "${var}_DIR" '%s' "$REGISTRY_DIR"
+}
+
+stop_registry() {
+    "$ROOT/hack/registry.sh" stop "$1" >/dev/null
+}
+
+start_proxy() {
+    local var=$1 ready
+    shift
+    ready=$(mktemp -u "$WORK/proxy.XXXXXX")
+    python3 "$ROOT/tests/integration/registry_proxy.py" --ready-file "$ready" "$@" &
+    _PIDS+=($!)
+    for _ in $(seq 100); do
+        [[ -s $ready ]] && break
+        sleep 0.05
+    done
+    [[ -s $ready ]] || return 1
+    printf -v "${var}_PORT" '%s' "$(cat "$ready")"
+    printf -v "${var}_PID" '%s' "$!"
+}
+
+stop_proxy() {
+    kill -TERM "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
