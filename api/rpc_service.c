@@ -101,8 +101,9 @@ rpc_address(const char *path, char *buf, size_t size, struct bx_err *err)
 {
     if (!path || !path[0])
         return bx_err_set(err, BX_EINVAL, "no socket path");
-    /* gRPC parses the target as a URI: '%' would be decoded, '?' and '#' would end the path,
-     * and a leading "//" would start an authority. */
+    /* gRPC 1.51 parses targets as URIs, not alike on both ends: the server decodes '%41' as
+     * 'A', the client ends the path at '?' or '#' (the server binds them as they are). A leading
+     * "//", where a URI has its authority, is refused too. */
     if (strpbrk(path, "%?#") || strncmp(path, "//", 2) == 0)
         return bx_err_set(err, BX_EINVAL, "socket path %s is not usable as a gRPC target", path);
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))

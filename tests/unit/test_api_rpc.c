@@ -1,5 +1,9 @@
 /* Unit tests of the shim RPC glue (api/shim_rpc.h): a real server on a unix socket in a temporary
- * directory, called by the real client, with a fake ops table standing in for the shim. */
+ * directory, called by the real client, with a fake ops table standing in for the shim.
+ *
+ * The executable has three helper modes besides the tests: --wait-forever SOCK (a client process
+ * that a test kills), and --serve SOCK / --call SOCK, the C ends of the cross-check with Python's
+ * grpcio (test_api_rpc_grpcio.py). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -12,7 +16,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <signal.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -608,6 +615,92 @@ test_stop_releases_parked_waiters(void **state)
     assert_int_equal(shim_rpc_client_state(fx->cl, NULL, 5000, false, &resp, &err), BX_ENET);
 }
 
+/* `test_api_rpc --wait-forever SOCK`: a client process that parks a Wait without a deadline. */
+static int
+wait_forever_main(const char *sock)
+{
+    struct shim_rpc_client *cl = NULL;
+    struct bx_err err = BX_ERR_INIT;
+    Boxer__Shim__V1__ExitRecord *rec = NULL;
+    if (shim_rpc_client_open(sock, &cl, &err) < 0)
+        return 1;
+    int rc = shim_rpc_client_wait(cl, NULL, -1, &rec, &err);
+    fprintf(stderr, "wait-forever: %d %s\n", rc, err.msg);
+    return 1;
+}
+
+/* `test_api_rpc --serve SOCK`, for the cross-check with Python's grpcio: serves the fake, says
+ * "ready", posts an exit record (exit code 7) on a line "exit" and stops at the end of stdin. */
+static int
+serve_main(const char *sock)
+{
+    static struct fake f = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    exit_record_fill(&f.exit, 3);
+    struct shim_rpc_server *srv = NULL;
+    struct bx_err err = BX_ERR_INIT;
+    if (shim_rpc_server_start(sock, EXEC_ID, &fake_ops, &f, &srv, &err) < 0) {
+        fprintf(stderr, "serve: %s\n", err.msg);
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    char line[64];
+    while (fgets(line, sizeof(line), stdin)) {
+        Boxer__Shim__V1__ExitRecord rec;
+        exit_record_fill(&rec, 7);
+        if (strcmp(line, "exit\n") == 0 && shim_rpc_server_post_exit(srv, &rec, &err) < 0)
+            fprintf(stderr, "serve: %s\n", err.msg);
+    }
+    shim_rpc_server_stop(srv);
+    return 0;
+}
+
+/* `test_api_rpc --call SOCK`: calls State, Kill and Stats and prints what came back, one line
+ * each: "<method> <rc> <fields or err.msg>". */
+static int
+call_main(const char *sock)
+{
+    struct shim_rpc_client *cl = NULL;
+    struct bx_err err = BX_ERR_INIT;
+    if (shim_rpc_client_open(sock, &cl, &err) < 0)
+        return 1;
+    Boxer__Shim__V1__StateResponse *st = NULL;
+    int rc = shim_rpc_client_state(cl, "exec-9", 5000, true, &st, &err);
+    if (rc == 0)
+        printf("state 0 exec=%s pid=%d bundle=%s exit_code=%d\n", st->exec_id, st->pid, st->bundle,
+               st->exit ? st->exit->exit_code : -1);
+    else
+        printf("state %d %s\n", rc, err.msg);
+    if (st)
+        boxer__shim__v1__state_response__free_unpacked(st, NULL);
+    rc = shim_rpc_client_kill(cl, "exec-9", 15, true, 5000, &err);
+    printf("kill %d %s\n", rc, rc ? err.msg : "");
+    Boxer__Shim__V1__StatsResponse *stats = NULL;
+    rc = shim_rpc_client_stats(cl, "exec-9", 5000, &stats, &err);
+    printf("stats %d %s\n", rc, rc ? err.msg : "");
+    if (stats)
+        boxer__shim__v1__stats_response__free_unpacked(stats, NULL);
+    shim_rpc_client_close(cl);
+    return 0;
+}
+
+static void
+test_wait_of_a_dead_client_is_freed(void **state)
+{
+    struct fixture *fx = *state;
+    char *argv[] = {"test_api_rpc", "--wait-forever", fx->sock, NULL};
+    pid_t pid = -1;
+    assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+    assert_true(eventually(fx, NULL, 1));
+    kill(pid, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* The connection's end cancels the call, and the server drops it. */
+    assert_true(eventually(fx, NULL, 0));
+    struct bx_err err = BX_ERR_INIT;
+    assert_int_equal(shim_rpc_client_kill(fx->cl, NULL, 9, false, 5000, &err), 0);
+}
+
 /* ---- the client ---- */
 
 struct caller {
@@ -794,8 +887,14 @@ test_socket_relative_path(void **state)
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--wait-forever") == 0)
+        return wait_forever_main(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--serve") == 0)
+        return serve_main(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--call") == 0)
+        return call_main(argv[2]);
     const struct CMUnitTest tests[] = {
         FX_TEST(test_state_round_trip),
         FX_TEST(test_kill_round_trip),
@@ -811,6 +910,7 @@ main(void)
         FX_TEST(test_wait_after_exit_returns_at_once),
         FX_TEST(test_wait_deadline_then_still_serving),
         FX_TEST(test_stop_releases_parked_waiters),
+        FX_TEST(test_wait_of_a_dead_client_is_freed),
         FX_TEST(test_client_concurrent_calls),
         FX_TEST(test_wait_for_ready_reaches_a_late_server),
         FX_TEST(test_socket_is_0600_whatever_the_umask),
