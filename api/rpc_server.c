@@ -117,10 +117,14 @@ server_on_request(struct shim_rpc_server *srv, struct rpc_request *req, bool ok)
 {
     pthread_mutex_lock(&srv->mu);
     srv->pending--;
+    bool stopping = srv->stopping;
     pthread_mutex_unlock(&srv->mu);
     /* A slot fails when the server shuts down; it is not posted again. */
-    if (!ok)
+    if (!ok) {
+        if (!stopping)
+            bx_log_error("rpc request failed", "method=%s", req->method ? req->method->name : "*");
         return;
+    }
     rpc_call_serve_new(srv, req);
     pthread_mutex_lock(&srv->mu);
     if (!srv->stopping)

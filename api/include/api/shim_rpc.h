@@ -89,15 +89,18 @@ struct shim_rpc_ops {
  * deadline, when it is answered DEADLINE_EXCEEDED); from then on every parked and every later
  * Wait is answered with the posted record.
  *
- * The socket's directory must exist. A stale socket at the path (one nobody listens on) is
- * replaced; a live one is BX_EBUSY, anything else at the path BX_EEXIST. The socket is created
- * with mode 0600, never wider even for an instant (the server thread binds it under a umask of
- * its own), and is owned by the caller's uid. A relative path is made absolute against the
- * current directory. Returns when the server accepts calls; `ops` is copied, `ctx` is passed to
- * every callback and must outlive the server. *out is freed by shim_rpc_server_stop().
+ * The socket's directory must exist (else BX_ENOENT). A stale socket at the path (one nobody
+ * listens on) is replaced; a live one is BX_EBUSY, anything else at the path BX_EEXIST. A path
+ * holding '%', '?' or '#' is BX_EINVAL (gRPC would misread it), one too long for sun_path
+ * BX_ETOOBIG. A relative path is made absolute against the current directory. The socket is
+ * created with mode 0600, never wider: the server thread binds it under a umask of its own
+ * (should the kernel refuse unshare(CLONE_FS), the mode is fixed before start returns).
  *
- * Thread-safety: start, stop and the server's callbacks are the caller's to order; post_exit and
- * waiters may be called from any thread between start and stop. */
+ * Returns when the server accepts calls. `ops` is copied; `ctx` is passed to every callback and
+ * must outlive the server. *out is freed by shim_rpc_server_stop().
+ *
+ * Thread-safety: start and stop belong to one owner; between them, post_exit and waiters may be
+ * called from any thread, including from callbacks. */
 int shim_rpc_server_start(const char *socket_path, const char *exec_id,
                           const struct shim_rpc_ops *ops, void *ctx, struct shim_rpc_server **out,
                           struct bx_err *err);
