@@ -14,7 +14,7 @@ build_pkgs=(
 run_pkgs=(runsc)
 test_pkgs=(
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
-    python3 curl zstd ca-certificates
+    python3 python3-grpcio curl zstd ca-certificates
 )
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
