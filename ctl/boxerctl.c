@@ -19,6 +19,13 @@ static const char usage[] =
     "  images            list the cached images\n"
     "  rmi IMAGE...      forget images; their content goes at the next gc\n"
     "  gc                remove cached content no image needs\n"
+    "  run --image IMAGE [limits] -- CMD...   run CMD in a sandbox; exits with its exit code\n"
+    "  ps                the executions under home/run and their state\n"
+    "  state ID          one execution's state and exit record\n"
+    "  wait ID           wait for an execution to exit; exits with its exit code\n"
+    "  kill ID [SIGNAL]  send a signal (default KILL) to the sandbox\n"
+    "  logs ID [--stderr]  the output kept so far\n"
+    "  delete ID         remove the sandbox; the shim exits\n"
     "\n"
     "Options:\n"
     "  --config FILE     configuration file (default $BOXER_CONFIG, else ~/.boxer/config.json)\n"
@@ -34,10 +41,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"pull", ctl_cmd_pull},
-    {"images", ctl_cmd_images},
-    {"rmi", ctl_cmd_rmi},
-    {"gc", ctl_cmd_gc},
+    {"pull", ctl_cmd_pull},   {"images", ctl_cmd_images}, {"rmi", ctl_cmd_rmi},
+    {"gc", ctl_cmd_gc},       {"run", ctl_cmd_run},       {"ps", ctl_cmd_ps},
+    {"state", ctl_cmd_state}, {"wait", ctl_cmd_wait},     {"kill", ctl_cmd_kill},
+    {"logs", ctl_cmd_logs},   {"delete", ctl_cmd_delete},
 };
 
 int
@@ -59,6 +66,18 @@ ctl_human_bytes(uint64_t n, char *buf, size_t size)
     }
     snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
     return buf;
+}
+
+int
+ctl_run_dir(const struct ctl *c, const char *id, char *buf, size_t size, struct bx_err *err)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 64 || id[0] == '.' || id[0] == '-' ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return bx_err_set(err, BX_EINVAL, "not an execution id: %.80s", id);
+    if ((size_t)snprintf(buf, size, "%s/run/%s", c->config.home, id) >= size)
+        return bx_err_set(err, BX_EINVAL, "home path too long");
+    return 0;
 }
 
 int

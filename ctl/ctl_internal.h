@@ -26,6 +26,21 @@ int ctl_cmd_images(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rmi(struct ctl *c, int argc, char **argv);
 int ctl_cmd_gc(struct ctl *c, int argc, char **argv);
 
+/* Shim commands (cmd_shim.c): the executions under home/run, each served by a boxer-shim. */
+int ctl_cmd_ps(struct ctl *c, int argc, char **argv);
+int ctl_cmd_state(struct ctl *c, int argc, char **argv);
+int ctl_cmd_wait(struct ctl *c, int argc, char **argv);
+int ctl_cmd_kill(struct ctl *c, int argc, char **argv);
+int ctl_cmd_logs(struct ctl *c, int argc, char **argv);
+int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
+
+/* boxerctl run (cmd_run.c): pull, bundle, shim, wait, output, exit code; no boxerd. */
+int ctl_cmd_run(struct ctl *c, int argc, char **argv);
+
+/* The state directory of the execution `id`: <home>/run/<id>. BX_EINVAL for an id that is not
+ * one (it must be usable as a path component). */
+int ctl_run_dir(const struct ctl *c, const char *id, char *buf, size_t size, struct bx_err *err);
+
 /* Prints "boxerctl: <msg>" on stderr; returns 1. */
 int ctl_fail(const struct bx_err *err);
 

@@ -1,0 +1,133 @@
+/* boxer-shim: one process per execution, supervising `runsc run` (see shim_internal.h).
+ *
+ *   boxer-shim start --id ID --bundle DIR --state DIR [options]
+ *       detaches (a new session: a restart of its caller does not end it), prints the status
+ *       socket's path once it is ready and exits 0; or prints the error and exits 1.
+ *   boxer-shim run ...   the same without detaching, for debugging.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "shim_internal.h"
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: boxer-shim start|run --id ID --bundle DIR --state DIR [options]\n"
+          "  --runsc PATH            runsc binary (default: runsc in PATH)\n"
+          "  --runsc-root DIR        runsc --root (default: STATE/runsc)\n"
+          "  --runsc-flag FLAG       a global runsc flag, e.g. --runsc-flag=--platform=ptrace\n"
+          "  --wall-clock-ms N       kill the sandbox after N ms (default: never)\n"
+          "  --output-limit BYTES    cap of stdout and of stderr each (default: none)\n"
+          "  --memory-bytes N        memory limit of the program (default: none)\n"
+          "  --cpu-millicores N      CPU limit, 1000 = one core (default: none)\n"
+          "  --pids N                guest processes and threads (default: none)\n"
+          "  --ignore-cgroups        enforce no limits (the exit record says so)\n"
+          "  --runsc-debug           runsc's debug logs in STATE/runsc-debug/\n"
+          "  --linger-secs N         after the exit, wait N s for Delete (default 300)\n"
+          "  --log-level LEVEL       error, warn, info or debug (default info)\n",
+          f);
+}
+
+/* The parent's side of `start`: waits for the daemon's "ok" or error line. */
+static int
+await_ready(int fd, const struct shim_opts *o)
+{
+    char buf[512];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if (strncmp(buf, "ok\n", 3) == 0) {
+        printf("%s/%s\n", o->state_dir, SHIM_SOCKET_NAME);
+        return 0;
+    }
+    if (len == 0)
+        fprintf(stderr, "boxer-shim: the shim died during start-up (see %s/%s)\n", o->state_dir,
+                SHIM_LOG_NAME);
+    else
+        fprintf(stderr, "boxer-shim: %s", strncmp(buf, "error: ", 7) == 0 ? buf + 7 : buf);
+    return 1;
+}
+
+/* The daemon's standard streams: nothing in, its log lines to STATE/shim.log. */
+static int
+daemon_stdio(const struct shim_opts *o)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", o->state_dir, SHIM_LOG_NAME);
+    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (logfd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(logfd, 2) < 0)
+        return -1;
+    close(logfd);
+    close(null);
+    return 0;
+}
+
+static int
+start_detached(const struct shim_opts *o)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        perror("boxer-shim: pipe");
+        return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("boxer-shim: fork");
+        return 1;
+    }
+    if (pid > 0) {
+        close(ready[1]);
+        return await_ready(ready[0], o);
+    }
+    close(ready[0]);
+    if (setsid() < 0 || chdir("/") < 0 || daemon_stdio(o) < 0) {
+        dprintf(ready[1], "error: detach: %s\n", strerror(errno));
+        _exit(1);
+    }
+    umask(022);
+    _exit(shim_main(o, ready[1]));
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    struct shim_opts o;
+    struct bx_err err = BX_ERR_INIT;
+    if (shim_opts_parse(argc, argv, &o, &err) < 0) {
+        fprintf(stderr, "boxer-shim: %s\n", err.msg);
+        usage(stderr);
+        return 2;
+    }
+    enum bx_log_level level = BX_LOG_INFO;
+    if (bx_log_level_parse(o.log_level, &level) < 0) {
+        fprintf(stderr, "boxer-shim: --log-level: unknown level %s\n", o.log_level);
+        return 2;
+    }
+    bx_log_init("boxer-shim", level);
+    bx_log_set_exec(o.exec_id);
+    /* gRPC logs its own errors to stderr (the shim's log) unless told otherwise. */
+    setenv("GRPC_VERBOSITY", getenv("GRPC_VERBOSITY") ? getenv("GRPC_VERBOSITY") : "ERROR", 1);
+    if (o.foreground)
+        return shim_main(&o, -1);
+    return start_detached(&o);
+}

@@ -1,0 +1,20 @@
+/* Capping the sandbox's output: the first `cap` bytes of each stream are kept, the rest is
+ * counted as overflow (and makes the shim stop the sandbox at once). */
+#include <errno.h>
+
+#include "common/fs.h"
+#include "shim_internal.h"
+
+int
+shim_output_take(struct shim_output *o, const void *buf, size_t len, struct bx_err *err)
+{
+    size_t keep = len;
+    if (o->cap && o->kept + len > o->cap) {
+        keep = (size_t)(o->cap - o->kept);
+        o->overflow = true;
+    }
+    if (keep && bx_write_all(o->fd, buf, keep) < 0)
+        return bx_err_sys(err, BX_EIO, errno, "write output");
+    o->kept += keep;
+    return 0;
+}
