@@ -102,6 +102,7 @@ check "40 processes under a pids limit of 64 run" [ "$rc" -eq 0 -a "$out" = ok ]
 ctl run --id bomb --image busybox --pids 64 --timeout 20 -- sh -c 'f() { f | f & }; f; sleep 15' >/dev/null 2>&1 &
 bomb=$!
 sleep 3
+check "during a fork bomb its shim still answers" bash -c '"$@" | grep -qi running' _ "$CTL" --config "$WORK/config.json" state bomb
 start=$(date +%s%N)
 run during --image busybox -- echo alive
 ms=$((($(date +%s%N) - start) / 1000000))
@@ -166,6 +167,16 @@ for _ in $(seq 50); do
 done
 check "a shim killed with SIGKILL leaves no runsc process within 5 s" [ $gone = yes ]
 wait $sk
+
+# --- ignore_cgroups: no limits, and the record says so -----------------------------------------
+printf '{"home": "%s", "ignore_cgroups": true, "registry_mirrors": {"docker.io": ["http://%s"]}}\n' "$HOME_DIR" "$REG_ADDR" >"$WORK/nocg.json"
+"$CTL" --config "$WORK/nocg.json" run --keep --id nocg --image busybox -- true >/dev/null 2>&1
+check "ignore_cgroups: the run works" [ $? -eq 0 ]
+out=$(ctl --json state nocg)
+check "... and its exit record says limits were not enforced" grep -q '"limits_enforced":false' <<<"$out"
+check "... the shim is gone after the run, its record read from disk" grep -q '"shim":"gone"' <<<"$out"
+check "delete removes a kept execution" ctl delete nocg
+check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$CTL" --config "$WORK/config.json" state nocg
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" [ -z "$(ls -A "$HOME_DIR/run")" ]

@@ -1,0 +1,85 @@
+/* Launching one execution through a boxer-shim, for boxerd and `boxerctl run`: the run
+ * directory (home/run/<exec_id>/ with an overlay view of the image's shared rootfs, the bundle
+ * and /output), `boxer-shim start`, Wait and Delete over its socket, and the teardown.
+ *
+ * The shared rootfs is only ever the lower layer of a per-run overlay: runsc's gofer creates
+ * missing mount points inside root.path, and the cache must stay untouched. Every directory made
+ * is 0711 (runsc's sandbox opens the path unprivileged); /output is 0700 and belongs to the
+ * sandbox's user (65534).
+ *
+ * Thread-safe: any number of launches may run at once (children start with posix_spawn).
+ */
+#ifndef BOXER_SHIM_LAUNCH_H
+#define BOXER_SHIM_LAUNCH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "oci/spec.h"
+#include "shim/v1/shim.pb-c.h"
+
+#define SHIM_EXEC_ID_SIZE 48 /* "boxer-" + a uuid4 + NUL */
+
+struct shim_launch_opts {
+    const char *home;    /* Boxer's home: the run directory is <home>/run/<exec_id> */
+    const char *exec_id; /* see shim_exec_id_new() */
+    const char *rootfs;  /* the image's shared, read-only root file system */
+    const char *const *args;
+    const char *const *env; /* merged (oci_env_merge) */
+    const char *cwd;        /* absolute */
+    const struct oci_spec_file *files;
+    size_t n_files;
+    uint64_t nofile; /* 0: the spec's default */
+    /* The shim's options */
+    const char *shim_path;      /* NULL: shim_launch_shim_path() */
+    const char *runsc;          /* NULL: "runsc" in PATH */
+    const char *platform;       /* as probed (bx_runsc_platform) */
+    uint64_t wall_clock_ms;     /* 0: none */
+    uint64_t output_limit;      /* per stream; 0: none */
+    uint64_t memory_bytes;      /* 0: none */
+    uint64_t cpu_millicores;    /* 0: none */
+    uint64_t pids;              /* 0: none */
+    bool ignore_cgroups;
+    bool runsc_debug;
+    const char *log_level; /* the shim's; NULL: info */
+};
+
+struct shim_launch {
+    char exec_id[SHIM_EXEC_ID_SIZE];
+    char dir[PATH_MAX];    /* <home>/run/<exec_id> */
+    char merged[PATH_MAX]; /* the overlay view, root.path */
+    bool created;          /* dir was made by this launch: teardown removes it */
+    bool mounted;
+    bool started; /* a shim runs for it */
+};
+
+/* A new "boxer-<uuid4>". */
+void shim_exec_id_new(char *buf, size_t size);
+
+/* boxer-shim's path: $BOXER_SHIM, else beside the running program, else the build tree's
+ * ../shim/boxer-shim, else "boxer-shim" from PATH. */
+void shim_launch_shim_path(char *buf, size_t size);
+
+/* Makes the run directory, mounts the view and writes the bundle. */
+int shim_launch_prepare(const struct shim_launch_opts *o, struct shim_launch *l,
+                        struct bx_err *err);
+
+/* Runs `boxer-shim start` and returns once its socket is ready. */
+int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l,
+                      struct bx_err *err);
+
+/* Waits for the exit (timeout_ms < 0: no deadline) and returns the exit record (free with
+ * boxer__shim__v1__exit_record__free_unpacked), then tells the shim to delete the sandbox. */
+int shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
+                     struct bx_err *err);
+
+/* The path of a file of the run directory ("stdout", "output", ...). */
+void shim_launch_path(const struct shim_launch *l, const char *name, char *buf, size_t size);
+
+/* Removes what the launch made: the shim's leftovers when it died (cgroup), the view's mount,
+ * and the run directory unless `keep`. Safe at any stage. */
+void shim_launch_teardown(struct shim_launch *l, bool keep);
+
+#endif

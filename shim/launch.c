@@ -1,0 +1,225 @@
+/* One execution through a boxer-shim (see shim/launch.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/rand.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/shim_rpc.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "shim/launch.h"
+#include "shim_internal.h"
+
+extern char **environ;
+
+void
+shim_exec_id_new(char *buf, size_t size)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+            abort(); /* no randomness: ids could collide */
+        close(fd);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40, b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(buf, size,
+             "boxer-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+void
+shim_launch_shim_path(char *buf, size_t size)
+{
+    const char *env = getenv("BOXER_SHIM");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *dir = dirname(self);
+        snprintf(buf, size, "%s/boxer-shim", dir);
+        if (access(buf, X_OK) == 0)
+            return;
+        snprintf(buf, size, "%s/../shim/boxer-shim", dir);
+        if (access(buf, X_OK) == 0)
+            return;
+    }
+    snprintf(buf, size, "boxer-shim");
+}
+
+void
+shim_launch_path(const struct shim_launch *l, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", l->dir, name);
+}
+
+static int
+launch_dirs(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/run", o->home);
+    if (bx_mkdir_p(AT_FDCWD, path, 0711, err) < 0)
+        return err->code;
+    snprintf(l->exec_id, sizeof(l->exec_id), "%s", o->exec_id);
+    if ((size_t)snprintf(l->dir, sizeof(l->dir), "%s/run/%s", o->home, o->exec_id) >=
+        sizeof(l->dir))
+        return bx_err_set(err, BX_EINVAL, "home path too long");
+    if (mkdir(l->dir, 0711) < 0)
+        return bx_err_sys(err, BX_EEXIST, errno, "create %s", l->dir);
+    l->created = true;
+    static const char *const subdirs[] = {"view", "view/upper", "view/work", "view/merged",
+                                          "bundle", "output"};
+    for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
+        shim_launch_path(l, subdirs[i], path, sizeof(path));
+        if (mkdir(path, i == 5 ? 0700 : 0711) < 0)
+            return bx_err_sys(err, BX_EIO, errno, "create %s", path);
+    }
+    shim_launch_path(l, "output", path, sizeof(path));
+    if (chown(path, OCI_SPEC_NOBODY, OCI_SPEC_NOBODY) < 0)
+        return bx_err_sys(err, BX_EIO, errno, "chown %s", path);
+    return 0;
+}
+
+static int
+launch_mount(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+{
+    char opts[3 * PATH_MAX + 64];
+    shim_launch_path(l, "view/merged", l->merged, sizeof(l->merged));
+    snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/view/upper,workdir=%s/view/work",
+             o->rootfs, l->dir, l->dir);
+    if (mount("overlay", l->merged, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+        return bx_err_sys(err, BX_ERUNTIME, errno, "mount the run's view of %s", o->rootfs);
+    l->mounted = true;
+    return 0;
+}
+
+int
+shim_launch_prepare(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+{
+    memset(l, 0, sizeof(*l));
+    if (launch_dirs(o, l, err) < 0 || launch_mount(o, l, err) < 0)
+        return err->code;
+    char out[PATH_MAX], bundle[PATH_MAX];
+    shim_launch_path(l, "output", out, sizeof(out));
+    shim_launch_path(l, "bundle", bundle, sizeof(bundle));
+    struct oci_spec_opts so = {
+        .rootfs = l->merged,
+        .hostname = o->exec_id,
+        .args = o->args,
+        .env = o->env,
+        .cwd = o->cwd,
+        .uid = OCI_SPEC_NOBODY,
+        .gid = OCI_SPEC_NOBODY,
+        .nofile = o->nofile,
+        .files = o->files,
+        .n_files = o->n_files,
+        .output_dir = out,
+    };
+    /* The limits are the shim's, in its own cgroup: the spec carries none. */
+    cleanup_close int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (bfd < 0)
+        return bx_err_sys(err, BX_EIO, errno, "open %s", bundle);
+    return oci_spec_write(bfd, &so, err);
+}
+
+static void
+fmt_u64(char *buf, size_t size, const char *name, uint64_t v)
+{
+    snprintf(buf, size, "--%s=%llu", name, (unsigned long long)v);
+}
+
+int
+shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+{
+    char shim[PATH_MAX], bundle[PATH_MAX], wall[64], out[64], mem[64], cpu[64], pids[64];
+    char platform[96];
+    if (o->shim_path)
+        snprintf(shim, sizeof(shim), "%s", o->shim_path);
+    else
+        shim_launch_shim_path(shim, sizeof(shim));
+    shim_launch_path(l, "bundle", bundle, sizeof(bundle));
+    snprintf(platform, sizeof(platform), "--runsc-flag=--platform=%s",
+             o->platform ? o->platform : "ptrace");
+    fmt_u64(wall, sizeof(wall), "wall-clock-ms", o->wall_clock_ms);
+    fmt_u64(out, sizeof(out), "output-limit", o->output_limit);
+    fmt_u64(mem, sizeof(mem), "memory-bytes", o->memory_bytes);
+    fmt_u64(cpu, sizeof(cpu), "cpu-millicores", o->cpu_millicores);
+    fmt_u64(pids, sizeof(pids), "pids", o->pids);
+    const char *argv[32] = {shim, "start", "--id", o->exec_id, "--bundle", bundle, "--state",
+                            l->dir, "--runsc", o->runsc ? o->runsc : "runsc", platform,
+                            "--runsc-flag=--network=none", wall, out, mem, cpu, pids,
+                            "--log-level", o->log_level ? o->log_level : "info"};
+    size_t n = 19;
+    if (o->ignore_cgroups)
+        argv[n++] = "--ignore-cgroups";
+    if (o->runsc_debug)
+        argv[n++] = "--runsc-debug";
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, shim, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim);
+    int ws = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &ws, 0)) < 0 && errno == EINTR)
+        ;
+    if (r != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+        return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start (see %s/%s)", l->dir,
+                          SHIM_LOG_NAME);
+    l->started = true;
+    return 0;
+}
+
+int
+shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
+                 struct bx_err *err)
+{
+    char sock[PATH_MAX];
+    shim_launch_path(l, SHIM_SOCKET_NAME, sock, sizeof(sock));
+    struct shim_rpc_client *cl = NULL;
+    int rc = shim_rpc_client_open(sock, &cl, err);
+    if (rc == 0)
+        rc = shim_rpc_client_wait(cl, l->exec_id, timeout_ms, rec, err);
+    Boxer__Shim__V1__ExitRecord *ignored = NULL;
+    struct bx_err derr = BX_ERR_INIT;
+    if (cl && shim_rpc_client_delete(cl, l->exec_id, 30000, &ignored, &derr) < 0)
+        bx_log_warn("delete failed", "exec=%s error=\"%s\"", l->exec_id, derr.msg);
+    if (ignored)
+        boxer__shim__v1__exit_record__free_unpacked(ignored, NULL);
+    shim_rpc_client_close(cl);
+    return rc;
+}
+
+void
+shim_launch_teardown(struct shim_launch *l, bool keep)
+{
+    /* Only left when the shim died before its cleanup. */
+    if (l->started)
+        shim_cgroup_remove_stale(l->exec_id);
+    if (l->mounted && umount2(l->merged, MNT_DETACH) < 0)
+        bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", l->merged, errno);
+    l->mounted = false;
+    struct bx_err err = BX_ERR_INIT;
+    if (!keep && l->created && bx_rm_rf(AT_FDCWD, l->dir, &err) < 0)
+        bx_log_warn("cannot remove the run directory", "error=\"%s\"", err.msg);
+    l->created = false;
+}
