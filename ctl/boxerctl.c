@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "ctl_internal.h"
 #include "oci/manifest.h"
+#include "oci/store_config.h"
 
 static const char usage[] =
     "usage: boxerctl [options] COMMAND [ARGS...]\n"
@@ -85,40 +86,7 @@ ctl_open_store(struct ctl *c, struct bx_err *err)
 {
     if (c->store)
         return 0;
-    cleanup_free struct oci_mirror *mirrors = calloc(c->config.n_mirrors + 1, sizeof(*mirrors));
-    cleanup_free struct oci_registry_auth *auth = calloc(c->config.n_auth + 1, sizeof(*auth));
-    if (!mirrors || !auth)
-        return bx_err_set(err, BX_ENOMEM, "out of memory");
-    for (size_t i = 0; i < c->config.n_mirrors; i++)
-        mirrors[i] = (struct oci_mirror){c->config.mirrors[i].domain, c->config.mirrors[i].url};
-    for (size_t i = 0; i < c->config.n_auth; i++)
-        auth[i] = (struct oci_registry_auth){c->config.registry_auth[i].registry,
-                                             c->config.registry_auth[i].username,
-                                             c->config.registry_auth[i].password};
-    struct oci_registry_opts ro = {
-        .mirrors = mirrors,
-        .n_mirrors = c->config.n_mirrors,
-        .insecure = (const char *const *)c->config.insecure_registries,
-        .n_insecure = c->config.n_insecure,
-        .auth = auth,
-        .n_auth = c->config.n_auth,
-        .stall_timeout_s = (long)c->config.registry_stall_secs,
-    };
-    int rc = oci_registry_new(&ro, &c->registry, err);
-    if (rc < 0)
-        return rc;
-    struct oci_store_opts so = {
-        .tag_ttl_s = c->config.image_tag_ttl_secs > 0 ? c->config.image_tag_ttl_secs : -1,
-        .max_image_bytes = c->config.max_image_bytes,
-    };
-    rc =
-        oci_platform_parse(c->platform ? c->platform : c->config.image_platform, &so.platform, err);
-    if (rc < 0)
-        return rc;
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/images", c->config.home);
-    so.dir = dir;
-    return oci_store_open(&so, c->registry, &c->store, err);
+    return oci_store_open_config(&c->config, c->platform, &c->registry, &c->store, err);
 }
 
 static void

@@ -51,7 +51,6 @@ static const char run_usage[] =
     "  --env KEY=VALUE (repeatable)  --cwd DIR  --output-limit BYTES  --id ID\n"
     "  --keep (leave the run directory)  --runsc-debug\n";
 
-
 static int
 run_parse_num(const char *name, const char *s, double *out)
 {
@@ -69,12 +68,18 @@ static int
 run_parse(struct ctl *c, int argc, char **argv, struct run_req *r)
 {
     static const struct option opts[] = {
-        {"image", required_argument, NULL, 'i'},  {"memory", required_argument, NULL, 'm'},
-        {"cpus", required_argument, NULL, 'c'},   {"timeout", required_argument, NULL, 't'},
-        {"pids", required_argument, NULL, 'p'},   {"nofile", required_argument, NULL, 'n'},
-        {"env", required_argument, NULL, 'e'},    {"cwd", required_argument, NULL, 'w'},
-        {"output-limit", required_argument, NULL, 'o'}, {"id", required_argument, NULL, 'I'},
-        {"keep", no_argument, NULL, 'k'},         {"runsc-debug", no_argument, NULL, 'd'},
+        {"image", required_argument, NULL, 'i'},
+        {"memory", required_argument, NULL, 'm'},
+        {"cpus", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"pids", required_argument, NULL, 'p'},
+        {"nofile", required_argument, NULL, 'n'},
+        {"env", required_argument, NULL, 'e'},
+        {"cwd", required_argument, NULL, 'w'},
+        {"output-limit", required_argument, NULL, 'o'},
+        {"id", required_argument, NULL, 'I'},
+        {"keep", no_argument, NULL, 'k'},
+        {"runsc-debug", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     r->limits = c->config.defaults;
@@ -90,17 +95,39 @@ run_parse(struct ctl *c, int argc, char **argv, struct run_req *r)
         if (strchr("mctpno", opt) && run_parse_num(name, optarg, &v) < 0)
             return -1;
         switch (opt) {
-        case 'i': r->image = optarg; break;
-        case 'm': r->limits.memory_mb = v ? (int64_t)v : r->limits.memory_mb; break;
-        case 'c': r->limits.cpu_cores = v ? v : r->limits.cpu_cores; break;
-        case 't': r->limits.wall_clock_secs = v ? (int64_t)v : r->limits.wall_clock_secs; break;
-        case 'p': r->limits.pids_limit = v ? (int64_t)v : r->limits.pids_limit; break;
-        case 'n': r->limits.nofile = v ? (int64_t)v : r->limits.nofile; break;
-        case 'o': r->output_limit = (uint64_t)v; break;
-        case 'w': r->cwd = optarg; break;
-        case 'I': snprintf(r->id, sizeof(r->id), "%s", optarg); break;
-        case 'k': r->keep = true; break;
-        case 'd': r->runsc_debug = true; break;
+        case 'i':
+            r->image = optarg;
+            break;
+        case 'm':
+            r->limits.memory_mb = v ? (int64_t)v : r->limits.memory_mb;
+            break;
+        case 'c':
+            r->limits.cpu_cores = v ? v : r->limits.cpu_cores;
+            break;
+        case 't':
+            r->limits.wall_clock_secs = v ? (int64_t)v : r->limits.wall_clock_secs;
+            break;
+        case 'p':
+            r->limits.pids_limit = v ? (int64_t)v : r->limits.pids_limit;
+            break;
+        case 'n':
+            r->limits.nofile = v ? (int64_t)v : r->limits.nofile;
+            break;
+        case 'o':
+            r->output_limit = (uint64_t)v;
+            break;
+        case 'w':
+            r->cwd = optarg;
+            break;
+        case 'I':
+            snprintf(r->id, sizeof(r->id), "%s", optarg);
+            break;
+        case 'k':
+            r->keep = true;
+            break;
+        case 'd':
+            r->runsc_debug = true;
+            break;
         case 'e':
             if (r->n_env == RUN_MAX_ENV || !strchr(optarg, '=')) {
                 fprintf(stderr, "boxerctl run: --env: KEY=VALUE, at most %d\n", RUN_MAX_ENV);
@@ -108,7 +135,9 @@ run_parse(struct ctl *c, int argc, char **argv, struct run_req *r)
             }
             r->env[r->n_env++] = optarg;
             break;
-        default: fputs(run_usage, stderr); return -1;
+        default:
+            fputs(run_usage, stderr);
+            return -1;
         }
     }
     if (!r->image || optind >= argc) {
@@ -124,10 +153,7 @@ run_parse(struct ctl *c, int argc, char **argv, struct run_req *r)
 /* The run directory: <dir>/{view/{upper,work,merged},bundle,output}, traversable by runsc's
  * unprivileged sandbox; /output belongs to the sandbox's user. */
 
-
 /* boxer-shim: $BOXER_SHIM, else beside boxerctl (installed), else the build tree's, else PATH. */
-
-
 
 /* Copies the file `name` of the run directory to `out_fd`. */
 static void
@@ -161,16 +187,13 @@ run_report(const struct run_req *r, const Boxer__Shim__V1__ExitRecord *rec)
     return rec->exit_code < 0 || rec->exit_code > 255 ? 255 : rec->exit_code;
 }
 
-
-
 /* The launch options of a request: image defaults, merged environment, limits. */
 static int
-run_launch_opts(struct ctl *c, const struct run_req *r, const struct oci_image *img,
-                char **env, struct shim_launch_opts *o, struct bx_err *err)
+run_launch_opts(struct ctl *c, const struct run_req *r, const struct oci_image *img, char **env,
+                struct shim_launch_opts *o, struct bx_err *err)
 {
-    const char *wd = img->config.working_dir && *img->config.working_dir
-                         ? img->config.working_dir
-                         : "/";
+    const char *wd =
+        img->config.working_dir && *img->config.working_dir ? img->config.working_dir : "/";
     const char *runsc = c->config.runsc_path ? c->config.runsc_path : "runsc";
     bool fell_back;
     const char *plat =
@@ -220,8 +243,7 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     Boxer__Shim__V1__ExitRecord *rec = NULL;
     int rc = use_fd < 0 ? err.code : 0;
     if (rc == 0)
-        rc = oci_env_merge((const char *const *)img.config.env,
-                           r.n_env ? r.env : NULL, &env, &err);
+        rc = oci_env_merge((const char *const *)img.config.env, r.n_env ? r.env : NULL, &env, &err);
     if (rc == 0)
         rc = run_launch_opts(c, &r, &img, env, &o, &err);
     if (rc == 0)

@@ -76,11 +76,21 @@ parse_one(int c, const char *arg, struct shim_opts *o, struct bx_err *err)
         if (lo->val == c)
             name = lo->name;
     switch (c) {
-    case OPT_ID: o->exec_id = arg; return 0;
-    case OPT_BUNDLE: o->bundle = arg; return 0;
-    case OPT_STATE: o->state_dir = arg; return 0;
-    case OPT_RUNSC: o->runsc = arg; return 0;
-    case OPT_RUNSC_ROOT: o->runsc_root = arg; return 0;
+    case OPT_ID:
+        o->exec_id = arg;
+        return 0;
+    case OPT_BUNDLE:
+        o->bundle = arg;
+        return 0;
+    case OPT_STATE:
+        o->state_dir = arg;
+        return 0;
+    case OPT_RUNSC:
+        o->runsc = arg;
+        return 0;
+    case OPT_RUNSC_ROOT:
+        o->runsc_root = arg;
+        return 0;
     case OPT_RUNSC_FLAG:
         if (o->n_runsc_flags == SHIM_MAX_RUNSC_FLAGS)
             return bx_err_set(err, BX_EINVAL, "--runsc-flag: at most %d", SHIM_MAX_RUNSC_FLAGS);
@@ -88,16 +98,29 @@ parse_one(int c, const char *arg, struct shim_opts *o, struct bx_err *err)
             return bx_err_set(err, BX_EINVAL, "--runsc-flag: must start with --: %.64s", arg);
         o->runsc_flags[o->n_runsc_flags++] = arg;
         return 0;
-    case OPT_WALL_CLOCK_MS: return parse_u64(name, arg, &o->wall_clock_ms, err);
-    case OPT_OUTPUT_LIMIT: return parse_u64(name, arg, &o->output_limit_bytes, err);
-    case OPT_MEMORY: return parse_u64(name, arg, &o->memory_bytes, err);
-    case OPT_CPU_MILLIS: return parse_u64(name, arg, &o->cpu_millicores, err);
-    case OPT_PIDS: return parse_u64(name, arg, &o->pids_limit, err);
-    case OPT_IGNORE_CGROUPS: o->ignore_cgroups = true; return 0;
-    case OPT_RUNSC_DEBUG: o->runsc_debug = true; return 0;
-    case OPT_LINGER: return parse_u64(name, arg, &o->linger_s, err);
-    case OPT_LOG_LEVEL: o->log_level = arg; return 0;
-    default: return bx_err_set(err, BX_EINVAL, "unknown option");
+    case OPT_WALL_CLOCK_MS:
+        return parse_u64(name, arg, &o->wall_clock_ms, err);
+    case OPT_OUTPUT_LIMIT:
+        return parse_u64(name, arg, &o->output_limit_bytes, err);
+    case OPT_MEMORY:
+        return parse_u64(name, arg, &o->memory_bytes, err);
+    case OPT_CPU_MILLIS:
+        return parse_u64(name, arg, &o->cpu_millicores, err);
+    case OPT_PIDS:
+        return parse_u64(name, arg, &o->pids_limit, err);
+    case OPT_IGNORE_CGROUPS:
+        o->ignore_cgroups = true;
+        return 0;
+    case OPT_RUNSC_DEBUG:
+        o->runsc_debug = true;
+        return 0;
+    case OPT_LINGER:
+        return parse_u64(name, arg, &o->linger_s, err);
+    case OPT_LOG_LEVEL:
+        o->log_level = arg;
+        return 0;
+    default:
+        return bx_err_set(err, BX_EINVAL, "unknown option");
     }
 }
 
@@ -129,8 +152,9 @@ shim_opts_parse(int argc, char **argv, struct shim_opts *o, struct bx_err *err)
     o->linger_s = SHIM_DEFAULT_LINGER_S;
     o->log_level = "info";
     if (argc < 2)
-        return bx_err_set(err, BX_EINVAL, "usage: boxer-shim start|run --id ID --bundle DIR "
-                                          "--state DIR [options]");
+        return bx_err_set(err, BX_EINVAL,
+                          "usage: boxer-shim start|run --id ID --bundle DIR "
+                          "--state DIR [options]");
     if (strcmp(argv[1], "start") == 0)
         o->foreground = false;
     else if (strcmp(argv[1], "run") == 0)

@@ -179,8 +179,8 @@ create_v1(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_err *err)
             return bx_err_sys(err, BX_ERUNTIME, errno, "cgroup: pids limit");
         } else if (i == 2 && o->cpu_millicores &&
                    (write_u64(dir, "cpu.cfs_period_us", CPU_PERIOD_US) < 0 ||
-                    write_u64(dir, "cpu.cfs_quota_us",
-                              o->cpu_millicores * CPU_PERIOD_US / 1000) < 0)) {
+                    write_u64(dir, "cpu.cfs_quota_us", o->cpu_millicores * CPU_PERIOD_US / 1000) <
+                        0)) {
             return bx_err_sys(err, BX_ERUNTIME, errno, "cgroup: cpu limit");
         }
     }
@@ -193,7 +193,7 @@ shim_cgroup_create(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_
     memset(cg, 0, sizeof(*cg));
     struct stat st;
     int rc = stat(CGROUP_ROOT "/cgroup.controllers", &st) == 0 ? create_v2(cg, o, err)
-                                                                 : create_v1(cg, o, err);
+                                                               : create_v1(cg, o, err);
     if (rc < 0) {
         shim_cgroup_destroy(cg);
         return bx_err_prefix(err, "limits");
@@ -306,7 +306,8 @@ shim_cgroup_remove_stale(const char *exec_id)
     for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
         char path[320];
         snprintf(path, sizeof(path), "%s/boxer/%s", bases[i], exec_id);
-        for (int tries = 0; tries < 100 && access(path, F_OK) == 0; tries++) {
+        /* Up to 5 s: a sandbox that lost its shim may take a moment to die. */
+        for (int tries = 0; tries < 500 && access(path, F_OK) == 0; tries++) {
             kill_all(path);
             if (rmdir(path) == 0)
                 break;

@@ -81,8 +81,8 @@ launch_dirs(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_e
     if (mkdir(l->dir, 0711) < 0)
         return bx_err_sys(err, BX_EEXIST, errno, "create %s", l->dir);
     l->created = true;
-    static const char *const subdirs[] = {"view", "view/upper", "view/work", "view/merged",
-                                          "bundle", "output"};
+    static const char *const subdirs[] = {"view",        "view/upper", "view/work",
+                                          "view/merged", "bundle",     "output"};
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
         shim_launch_path(l, subdirs[i], path, sizeof(path));
         if (mkdir(path, i == 5 ? 0700 : 0711) < 0)
@@ -108,11 +108,26 @@ launch_mount(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_
 }
 
 int
-shim_launch_prepare(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+shim_launch_prepare_dirs(const struct shim_launch_opts *o, struct shim_launch *l,
+                         struct bx_err *err)
 {
     memset(l, 0, sizeof(*l));
     if (launch_dirs(o, l, err) < 0 || launch_mount(o, l, err) < 0)
         return err->code;
+    return 0;
+}
+
+int
+shim_launch_prepare(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
+{
+    int rc = shim_launch_prepare_dirs(o, l, err);
+    return rc < 0 ? rc : shim_launch_write_bundle(o, l, err);
+}
+
+int
+shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim_launch *l,
+                         struct bx_err *err)
+{
     char out[PATH_MAX], bundle[PATH_MAX];
     shim_launch_path(l, "output", out, sizeof(out));
     shim_launch_path(l, "bundle", bundle, sizeof(bundle));
@@ -159,10 +174,25 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     fmt_u64(mem, sizeof(mem), "memory-bytes", o->memory_bytes);
     fmt_u64(cpu, sizeof(cpu), "cpu-millicores", o->cpu_millicores);
     fmt_u64(pids, sizeof(pids), "pids", o->pids);
-    const char *argv[32] = {shim, "start", "--id", o->exec_id, "--bundle", bundle, "--state",
-                            l->dir, "--runsc", o->runsc ? o->runsc : "runsc", platform,
-                            "--runsc-flag=--network=none", wall, out, mem, cpu, pids,
-                            "--log-level", o->log_level ? o->log_level : "info"};
+    const char *argv[32] = {shim,
+                            "start",
+                            "--id",
+                            o->exec_id,
+                            "--bundle",
+                            bundle,
+                            "--state",
+                            l->dir,
+                            "--runsc",
+                            o->runsc ? o->runsc : "runsc",
+                            platform,
+                            "--runsc-flag=--network=none",
+                            wall,
+                            out,
+                            mem,
+                            cpu,
+                            pids,
+                            "--log-level",
+                            o->log_level ? o->log_level : "info"};
     size_t n = 19;
     if (o->ignore_cgroups)
         argv[n++] = "--ignore-cgroups";

@@ -38,13 +38,12 @@ shim_record_from_json(const char *text, size_t len, struct shim_record *r, struc
     json_int_t started = 0, finished = 0, wall = 0, out = 0, errb = 0;
     int code = 0, sig = 0, pid = 0, to = 0, oom = 0, oo = 0, eo = 0, enf = 0;
     const char *rt = "";
-    if (json_unpack_ex(o, &jerr, 0,
-                       "{s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:i, s:I, s:I, s:s}",
-                       "exit_code", &code, "signal", &sig, "timed_out", &to, "oom_killed", &oom,
-                       "stdout_overflow", &oo, "stderr_overflow", &eo, "limits_enforced", &enf,
-                       "started_unix_ms", &started, "finished_unix_ms", &finished, "wall_ms",
-                       &wall, "pid", &pid, "stdout_bytes", &out, "stderr_bytes", &errb,
-                       "runtime_error", &rt) < 0)
+    if (json_unpack_ex(
+            o, &jerr, 0, "{s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:I, s:I, s:I, s:i, s:I, s:I, s:s}",
+            "exit_code", &code, "signal", &sig, "timed_out", &to, "oom_killed", &oom,
+            "stdout_overflow", &oo, "stderr_overflow", &eo, "limits_enforced", &enf,
+            "started_unix_ms", &started, "finished_unix_ms", &finished, "wall_ms", &wall, "pid",
+            &pid, "stdout_bytes", &out, "stderr_bytes", &errb, "runtime_error", &rt) < 0)
         return bx_err_set(err, BX_EINVAL, "exit record: %s", jerr.text);
     *r = (struct shim_record){
         .exit_code = code,

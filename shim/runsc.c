@@ -54,9 +54,8 @@ runsc_argv(const struct shim_opts *o, const char **argv, size_t max, char *root_
 }
 
 /* In the child, before exec: only async-signal-safe calls. Reports errno on `errfd`. */
-static void __attribute__((noreturn))
-child_exec(const struct shim_cgroup *cg, pid_t parent, int out_w, int err_w, int errfd,
-           const char **argv)
+static void __attribute__((noreturn)) child_exec(const struct shim_cgroup *cg, pid_t parent,
+                                                 int out_w, int err_w, int errfd, const char **argv)
 {
     int e = 0;
     sigset_t none;
@@ -89,8 +88,8 @@ make_pipe(int fds[2], struct bx_err *err)
 }
 
 int
-shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *pid,
-               int *stdout_fd, int *stderr_fd, struct bx_err *err)
+shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *pid, int *stdout_fd,
+               int *stderr_fd, struct bx_err *err)
 {
     const char *argv[SHIM_MAX_RUNSC_FLAGS + 16];
     char root_flag[512], debug_flag[512], bundle_flag[512];

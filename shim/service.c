@@ -41,8 +41,8 @@ wake_main(struct shim *s)
 }
 
 static int
-on_state(void *ctx, const Boxer__Shim__V1__StateRequest *req,
-         Boxer__Shim__V1__StateResponse *resp, struct bx_err *err)
+on_state(void *ctx, const Boxer__Shim__V1__StateRequest *req, Boxer__Shim__V1__StateResponse *resp,
+         struct bx_err *err)
 {
     (void)req, (void)err;
     struct shim *s = ctx;
@@ -66,8 +66,9 @@ on_kill(void *ctx, const Boxer__Shim__V1__KillRequest *req, struct bx_err *err)
     pthread_mutex_lock(&s->mu);
     if (s->record_done || s->kill_pending) {
         pthread_mutex_unlock(&s->mu);
-        return bx_err_set(err, BX_EBUSY, s->record_done ? "the execution has exited"
-                                                        : "another kill is in progress");
+        return bx_err_set(err, BX_EBUSY,
+                          s->record_done ? "the execution has exited"
+                                         : "another kill is in progress");
     }
     s->kill_pending = true;
     s->kill_done = false;
@@ -116,8 +117,8 @@ on_deleted(void *ctx)
 }
 
 static int
-on_stats(void *ctx, const Boxer__Shim__V1__StatsRequest *req,
-         Boxer__Shim__V1__StatsResponse *resp, struct bx_err *err)
+on_stats(void *ctx, const Boxer__Shim__V1__StatsRequest *req, Boxer__Shim__V1__StatsResponse *resp,
+         struct bx_err *err)
 {
     (void)req;
     struct shim *s = ctx;
@@ -126,9 +127,9 @@ on_stats(void *ctx, const Boxer__Shim__V1__StatsRequest *req,
     struct shim_cgroup cg = s->cg;
     pthread_mutex_unlock(&s->mu);
     if (!have)
-        return bx_err_set(err, BX_EBUSY, s->o->ignore_cgroups
-                                             ? "limits are not enforced (cgroups ignored)"
-                                             : "the execution has exited");
+        return bx_err_set(err, BX_EBUSY,
+                          s->o->ignore_cgroups ? "limits are not enforced (cgroups ignored)"
+                                               : "the execution has exited");
     shim_cgroup_stats(&cg, &resp->memory_bytes, &resp->memory_limit_bytes, &resp->cpu_usage_ns,
                       &resp->pids, &resp->pids_limit);
     return 0;

@@ -62,11 +62,11 @@ int shim_opts_parse(int argc, char **argv, struct shim_opts *opts, struct bx_err
 /* ---- output capping (output.c) ---- */
 
 struct shim_output {
-    int fd;           /* the capped file in the state directory */
-    uint64_t cap;     /* 0: no cap */
-    uint64_t kept;    /* bytes written to fd */
-    bool overflow;    /* more arrived than the cap: the first `cap` bytes are kept */
-    bool eof;         /* the pipe is closed */
+    int fd;        /* the capped file in the state directory */
+    uint64_t cap;  /* 0: no cap */
+    uint64_t kept; /* bytes written to fd */
+    bool overflow; /* more arrived than the cap: the first `cap` bytes are kept */
+    bool eof;      /* the pipe is closed */
 };
 
 /* Takes `len` bytes read from the sandbox: writes what fits under the cap and sets overflow

@@ -41,8 +41,7 @@ shim_now_ms(clockid_t clock)
 static int
 open_output(struct shim *s, const char *name, struct shim_output *o, struct bx_err *err)
 {
-    int fd = openat(s->state_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                    0640);
+    int fd = openat(s->state_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0)
         return bx_err_sys(err, BX_EIO, errno, "create %s", name);
     *o = (struct shim_output){.fd = fd, .cap = s->o->output_limit_bytes};
@@ -269,11 +268,21 @@ static void
 shim_dispatch(struct shim *s, uint64_t tag)
 {
     switch (tag) {
-    case TAG_SIGNAL: shim_on_signal(s); break;
-    case TAG_TIMER: shim_on_timer(s); break;
-    case TAG_CMD: shim_on_command(s); break;
-    case TAG_STDOUT: shim_read_pipe(s, &s->out_pipe, &s->out, false); break;
-    case TAG_STDERR: shim_read_pipe(s, &s->err_pipe, &s->err, true); break;
+    case TAG_SIGNAL:
+        shim_on_signal(s);
+        break;
+    case TAG_TIMER:
+        shim_on_timer(s);
+        break;
+    case TAG_CMD:
+        shim_on_command(s);
+        break;
+    case TAG_STDOUT:
+        shim_read_pipe(s, &s->out_pipe, &s->out, false);
+        break;
+    case TAG_STDERR:
+        shim_read_pipe(s, &s->err_pipe, &s->err, true);
+        break;
     }
 }
 
@@ -347,8 +356,8 @@ shim_finish_record(struct shim *s)
     if (shim_record_write(s->state_fd, r, &err) < 0)
         bx_log_error("cannot write the exit record", "error=\"%s\"", err.msg);
     shim_drop_cgroup(s);
-    bx_log_info("exited", "exit_code=%d signal=%d timed_out=%d oom=%d wall_ms=%lld",
-                r->exit_code, r->signal, r->timed_out, r->oom_killed, (long long)r->wall_ms);
+    bx_log_info("exited", "exit_code=%d signal=%d timed_out=%d oom=%d wall_ms=%lld", r->exit_code,
+                r->signal, r->timed_out, r->oom_killed, (long long)r->wall_ms);
     shim_service_post_exit(s);
 }
 
@@ -389,8 +398,8 @@ shim_cleanup_state(struct shim *s)
 static void
 shim_release(struct shim *s)
 {
-    int fds[] = {s->out_pipe, s->err_pipe, s->sfd, s->epfd, s->cmd_fd, s->tfd, s->out.fd,
-                 s->err.fd, s->state_fd};
+    int fds[] = {s->out_pipe, s->err_pipe, s->sfd,    s->epfd,    s->cmd_fd,
+                 s->tfd,      s->out.fd,   s->err.fd, s->state_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -411,8 +420,16 @@ ready_say(int *ready_fd, const char *what, const char *msg)
 int
 shim_main(const struct shim_opts *o, int ready_fd)
 {
-    struct shim s = {.o = o, .state_fd = -1, .out_pipe = -1, .err_pipe = -1, .sfd = -1,
-                     .epfd = -1, .cmd_fd = -1, .tfd = -1, .out.fd = -1, .err.fd = -1};
+    struct shim s = {.o = o,
+                     .state_fd = -1,
+                     .out_pipe = -1,
+                     .err_pipe = -1,
+                     .sfd = -1,
+                     .epfd = -1,
+                     .cmd_fd = -1,
+                     .tfd = -1,
+                     .out.fd = -1,
+                     .err.fd = -1};
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     s.status = BOXER__SHIM__V1__STATUS__STATUS_CREATED;

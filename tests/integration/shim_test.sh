@@ -180,6 +180,7 @@ check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$C
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" [ -z "$(ls -A "$HOME_DIR/run")" ]
-check "no cgroup is left" [ -z "$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom} /sys/fs/cgroup/boxer/{e0,sk} 2>/dev/null)" ]
+left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg} /sys/fs/cgroup/boxer/{e0,sk} 2>/dev/null | tr '\n' ' ')
+check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
 finish

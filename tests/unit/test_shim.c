@@ -28,12 +28,11 @@ test_args_full(void **state)
     (void)state;
     struct shim_opts o;
     struct bx_err err = BX_ERR_INIT;
-    assert_int_equal(PARSE(&o, &err, "start", "--id", "boxer-1", "--bundle", "/b", "--state",
-                           "/s", "--runsc", "/usr/bin/runsc", "--runsc-flag=--platform=ptrace",
+    assert_int_equal(PARSE(&o, &err, "start", "--id", "boxer-1", "--bundle", "/b", "--state", "/s",
+                           "--runsc", "/usr/bin/runsc", "--runsc-flag=--platform=ptrace",
                            "--runsc-flag", "--network=none", "--wall-clock-ms", "1500",
-                           "--output-limit", "10", "--memory-bytes", "67108864",
-                           "--cpu-millicores", "500", "--pids", "32", "--linger-secs", "0",
-                           "--log-level", "debug"),
+                           "--output-limit", "10", "--memory-bytes", "67108864", "--cpu-millicores",
+                           "500", "--pids", "32", "--linger-secs", "0", "--log-level", "debug"),
                      0);
     assert_false(o.foreground);
     assert_string_equal(o.exec_id, "boxer-1");
@@ -58,9 +57,9 @@ test_args_defaults(void **state)
     (void)state;
     struct shim_opts o;
     struct bx_err err = BX_ERR_INIT;
-    assert_int_equal(PARSE(&o, &err, "run", "--id", "x", "--bundle", "/b", "--state", "/s",
-                           "--ignore-cgroups"),
-                     0);
+    assert_int_equal(
+        PARSE(&o, &err, "run", "--id", "x", "--bundle", "/b", "--state", "/s", "--ignore-cgroups"),
+        0);
     assert_true(o.foreground);
     assert_true(o.ignore_cgroups);
     assert_string_equal(o.runsc, "runsc");
@@ -90,18 +89,18 @@ test_args_invalid(void **state)
                            "--wall-clock-ms", "-5"),
                      BX_EINVAL);
     assert_non_null(strstr(err.msg, "--wall-clock-ms"));
-    assert_int_equal(PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s",
-                           "--pids", "12abc"),
-                     BX_EINVAL);
+    assert_int_equal(
+        PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s", "--pids", "12abc"),
+        BX_EINVAL);
     assert_int_equal(PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s",
                            "--runsc-flag", "platform=ptrace"),
                      BX_EINVAL);
-    assert_int_equal(PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s",
-                           "--bogus"),
-                     BX_EINVAL);
-    assert_int_equal(PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s",
-                           "extra"),
-                     BX_EINVAL);
+    assert_int_equal(
+        PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s", "--bogus"),
+        BX_EINVAL);
+    assert_int_equal(
+        PARSE(&o, &err, "start", "--id", "x", "--bundle", "/b", "--state", "/s", "extra"),
+        BX_EINVAL);
     char longdir[200];
     memset(longdir, 'a', sizeof(longdir) - 1);
     longdir[0] = '/';
@@ -115,7 +114,8 @@ static int
 memfd(void)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/boxer-shim-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(path, sizeof(path), "%s/boxer-shim-test.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     unlink(path);
@@ -171,14 +171,24 @@ test_record_roundtrip(void **state)
 {
     (void)state;
     struct shim_record r = {
-        .exit_code = 137, .signal = 9, .timed_out = true, .oom_killed = false,
-        .stdout_overflow = true, .stderr_overflow = false, .limits_enforced = true,
-        .started_unix_ms = 1795435172000, .finished_unix_ms = 1795435173234, .wall_ms = 1234,
-        .pid = 4242, .stdout_bytes = 10485760, .stderr_bytes = 3,
+        .exit_code = 137,
+        .signal = 9,
+        .timed_out = true,
+        .oom_killed = false,
+        .stdout_overflow = true,
+        .stderr_overflow = false,
+        .limits_enforced = true,
+        .started_unix_ms = 1795435172000,
+        .finished_unix_ms = 1795435173234,
+        .wall_ms = 1234,
+        .pid = 4242,
+        .stdout_bytes = 10485760,
+        .stderr_bytes = 3,
     };
     snprintf(r.runtime_error, sizeof(r.runtime_error), "runsc: \"quoted\"\nline");
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/boxer-shim-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof(dir), "%s/boxer-shim-test.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(dir));
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     struct bx_err err = BX_ERR_INIT;
@@ -187,9 +197,8 @@ test_record_roundtrip(void **state)
     assert_int_equal(shim_record_write(dfd, &r, &err), 0);
     assert_int_equal(shim_record_read(dfd, &back, &err), 0);
     assert_memory_equal(&r, &back, sizeof(r));
-    assert_int_equal(bx_write_file_atomic(dfd, SHIM_RECORD_NAME, "{\"exit_code\": \"x\"}", 18,
-                                          0644, &err),
-                     0);
+    assert_int_equal(
+        bx_write_file_atomic(dfd, SHIM_RECORD_NAME, "{\"exit_code\": \"x\"}", 18, 0644, &err), 0);
     assert_int_equal(shim_record_read(dfd, &back, &err), BX_EINVAL);
     close(dfd);
     assert_int_equal(bx_rm_rf(AT_FDCWD, dir, &err), 0);
@@ -250,8 +259,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args_full),     cmocka_unit_test(test_args_defaults),
-        cmocka_unit_test(test_args_invalid),  cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_args_full),        cmocka_unit_test(test_args_defaults),
+        cmocka_unit_test(test_args_invalid),     cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_record_roundtrip), cmocka_unit_test(test_record_status),
         cmocka_unit_test(test_host_pids),
     };

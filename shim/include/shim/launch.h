@@ -33,14 +33,14 @@ struct shim_launch_opts {
     size_t n_files;
     uint64_t nofile; /* 0: the spec's default */
     /* The shim's options */
-    const char *shim_path;      /* NULL: shim_launch_shim_path() */
-    const char *runsc;          /* NULL: "runsc" in PATH */
-    const char *platform;       /* as probed (bx_runsc_platform) */
-    uint64_t wall_clock_ms;     /* 0: none */
-    uint64_t output_limit;      /* per stream; 0: none */
-    uint64_t memory_bytes;      /* 0: none */
-    uint64_t cpu_millicores;    /* 0: none */
-    uint64_t pids;              /* 0: none */
+    const char *shim_path;   /* NULL: shim_launch_shim_path() */
+    const char *runsc;       /* NULL: "runsc" in PATH */
+    const char *platform;    /* as probed (bx_runsc_platform) */
+    uint64_t wall_clock_ms;  /* 0: none */
+    uint64_t output_limit;   /* per stream; 0: none */
+    uint64_t memory_bytes;   /* 0: none */
+    uint64_t cpu_millicores; /* 0: none */
+    uint64_t pids;           /* 0: none */
     bool ignore_cgroups;
     bool runsc_debug;
     const char *log_level; /* the shim's; NULL: info */
@@ -66,9 +66,15 @@ void shim_launch_shim_path(char *buf, size_t size);
 int shim_launch_prepare(const struct shim_launch_opts *o, struct shim_launch *l,
                         struct bx_err *err);
 
+/* The two halves of shim_launch_prepare(), for a caller that puts files in the run directory
+ * (referenced by o->files) between them. */
+int shim_launch_prepare_dirs(const struct shim_launch_opts *o, struct shim_launch *l,
+                             struct bx_err *err);
+int shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim_launch *l,
+                             struct bx_err *err);
+
 /* Runs `boxer-shim start` and returns once its socket is ready. */
-int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l,
-                      struct bx_err *err);
+int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err);
 
 /* Waits for the exit (timeout_ms < 0: no deadline) and returns the exit record (free with
  * boxer__shim__v1__exit_record__free_unpacked), then tells the shim to delete the sandbox. */
