@@ -141,8 +141,9 @@ parse_fields(json_t *o, const struct bx_config *cfg, struct run_request *r, stru
     if (rc == 0 && !r->image[0])
         rc = bx_err_set(err, BX_EINVAL, "image must not be empty");
     struct oci_ref ref;
-    if (rc == 0 && oci_ref_parse(r->image, &ref, err) < 0)
-        rc = err->code;
+    struct bx_err rerr = BX_ERR_INIT;
+    if (rc == 0 && oci_ref_parse(r->image, &ref, &rerr) < 0)
+        rc = bx_err_set(err, BX_EINVAL, "invalid image reference: %s", rerr.msg);
     if (rc == 0 && !json_object_get(o, "cmd"))
         rc = bx_err_set(err, BX_EINVAL, "cmd is required");
     if (rc == 0)
