@@ -11,7 +11,8 @@ build_pkgs=(
     libcurl4-openssl-dev libarchive-dev libjansson-dev libgrpc-dev libprotobuf-c-dev
     protobuf-c-compiler libmicrohttpd-dev libcmocka-dev libssl-dev
 )
-run_pkgs=(runsc)
+# make run serves the local images as the docker.io mirror by default (hack/run.sh).
+run_pkgs=(runsc docker-registry skopeo umoci busybox-static debootstrap python3 curl zstd ca-certificates)
 test_pkgs=(
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
     python3 python3-grpcio curl zstd ca-certificates

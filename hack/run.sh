@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs boxerd on :8080 from the build directory (make run).
 #   LOCAL_IMAGES=1     start a local registry with the test images and use it as the docker.io
-#                      mirror (for machines without the internet); it is stopped on exit
+#                      mirror (for machines without the internet); it is stopped on exit. The
+#                      default when neither BOXER_MIRROR nor BOXER_CONFIG is given, so that the
+#                      quick start works offline; LOCAL_IMAGES=0 pulls from docker.io itself
 #   BOXER_MIRROR=URL   use URL as the docker.io mirror
 #   BOXER_CONFIG=FILE  a configuration file of your own (the mirror settings are then yours)
 set -euo pipefail
@@ -24,9 +26,14 @@ cleanup() {
 trap cleanup EXIT
 
 mirror=${BOXER_MIRROR:-}
-if [[ ${LOCAL_IMAGES:-} == 1 ]]; then
+local_images=${LOCAL_IMAGES:-}
+if [[ -z $local_images && -z $mirror && -z ${BOXER_CONFIG:-} ]]; then
+    local_images=1
+fi
+if [[ $local_images == 1 ]]; then
     eval "$(hack/registry.sh start)"
     registry_dir=$REGISTRY_DIR
+    echo "run: building (or reusing) the local images and pushing them to $REGISTRY_ADDR" >&2
     hack/test-images.sh push "$REGISTRY_ADDR" >&2
     mirror="http://$REGISTRY_ADDR"
 fi
