@@ -113,7 +113,7 @@ check "the fork bomb is contained: its run ended ($bomb_rc) within its clock" [ 
 check "... leaving no process of it" [ "$(runsc_procs_of bomb)" -eq 0 ]
 
 # --- 50 concurrent waiters -----------------------------------------------------------------------
-ctl run --id w50 --image busybox -- sh -c 'sleep 8; exit 7' >/dev/null 2>&1 &
+ctl run --id w50 --image busybox -- sh -c 'sleep 12; exit 7' >/dev/null 2>&1 &
 w50=$!
 wait_running w50
 pids=()
