@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Boxer needs, quickly doing nothing when they are all there.
-#   hack/deps.sh build   the compilers and -dev libraries
-#   hack/deps.sh run     build + what boxerd needs at run time (runsc)
+#   hack/deps.sh build   the compilers and -dev libraries, python3-yaml (openapi.yaml to JSON) and
+#                        npm (the pinned Swagger UI assets and the OpenAPI validator, docs/api.md)
+#   hack/deps.sh run     build + what boxerd needs at run time (runsc) and the local images
 #   hack/deps.sh test    run + the test fixtures (registry, image tools, python for tests)
 #   hack/deps.sh fuzz    build + clang's libFuzzer runtime
 set -euo pipefail
@@ -9,8 +10,11 @@ set -euo pipefail
 build_pkgs=(
     build-essential cmake ninja-build pkg-config git
     libcurl4-openssl-dev libarchive-dev libjansson-dev libgrpc-dev libprotobuf-c-dev
-    protobuf-c-compiler libmicrohttpd-dev libcmocka-dev libssl-dev
+    protobuf-c-compiler libmicrohttpd-dev libcmocka-dev libssl-dev python3-yaml
 )
+# Debian's npm only when no npm is there: a machine may have Node.js and its npm from elsewhere,
+# which Debian's npm (and the nodejs it depends on) would conflict with.
+command -v npm >/dev/null || build_pkgs+=(npm)
 # make run serves the local images as the docker.io mirror by default (hack/run.sh).
 run_pkgs=(runsc docker-registry skopeo umoci busybox-static debootstrap python3 curl zstd ca-certificates)
 test_pkgs=(
