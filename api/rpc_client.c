@@ -32,12 +32,15 @@ shim_rpc_client_open(const char *socket_path, struct shim_rpc_client **out, stru
     struct shim_rpc_client *cl = calloc(1, sizeof(*cl));
     if (!cl)
         return bx_err_set(err, BX_ENOMEM, "shim RPC client");
-    /* A local socket: retry a refused connection soon (gRPC's default waits a second or more). */
+    /* A local socket: retry a refused connection soon (gRPC's default waits a second or more).
+     * gRPC also takes the minimum backoff as the least time a connection attempt may take: it
+     * stays long, or a shim busy with many handshakes fails them ("connection attempt timed out
+     * before receiving SETTINGS frame"). */
     grpc_arg args[] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SHIM_RPC_MAX_MESSAGE}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 10000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 10000}},
     };
     grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
     grpc_init();

@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "ctl_internal.h"
+#include "shim/launch.h"
 #include "shim_internal.h"
 
 #define SHIM_ANSWER_MS 1000
@@ -37,10 +38,14 @@ static const char *
 status_name(Boxer__Shim__V1__Status s)
 {
     switch (s) {
-    case BOXER__SHIM__V1__STATUS__STATUS_CREATED: return "created";
-    case BOXER__SHIM__V1__STATUS__STATUS_RUNNING: return "running";
-    case BOXER__SHIM__V1__STATUS__STATUS_STOPPED: return "stopped";
-    default: return "unknown";
+    case BOXER__SHIM__V1__STATUS__STATUS_CREATED:
+        return "created";
+    case BOXER__SHIM__V1__STATUS__STATUS_RUNNING:
+        return "running";
+    case BOXER__SHIM__V1__STATUS__STATUS_STOPPED:
+        return "stopped";
+    default:
+        return "unknown";
     }
 }
 
@@ -48,11 +53,18 @@ static void
 record_from_pb(const Boxer__Shim__V1__ExitRecord *pb, struct shim_record *r)
 {
     *r = (struct shim_record){
-        .exit_code = pb->exit_code, .signal = pb->signal, .timed_out = pb->timed_out,
-        .oom_killed = pb->oom_killed, .stdout_overflow = pb->stdout_overflow,
-        .stderr_overflow = pb->stderr_overflow, .limits_enforced = pb->limits_enforced,
-        .started_unix_ms = pb->started_unix_ms, .finished_unix_ms = pb->finished_unix_ms,
-        .wall_ms = pb->wall_ms, .pid = pb->pid, .stdout_bytes = pb->stdout_bytes,
+        .exit_code = pb->exit_code,
+        .signal = pb->signal,
+        .timed_out = pb->timed_out,
+        .oom_killed = pb->oom_killed,
+        .stdout_overflow = pb->stdout_overflow,
+        .stderr_overflow = pb->stderr_overflow,
+        .limits_enforced = pb->limits_enforced,
+        .started_unix_ms = pb->started_unix_ms,
+        .finished_unix_ms = pb->finished_unix_ms,
+        .wall_ms = pb->wall_ms,
+        .pid = pb->pid,
+        .stdout_bytes = pb->stdout_bytes,
         .stderr_bytes = pb->stderr_bytes,
     };
     snprintf(r->runtime_error, sizeof(r->runtime_error), "%s",
@@ -275,7 +287,7 @@ ctl_cmd_wait(struct ctl *c, int argc, char **argv)
     struct shim_record r;
     int rc = open_client(dir, &cl, &err);
     if (rc == 0)
-        rc = shim_rpc_client_wait(cl, argv[1], timeout_ms, &pb, &err);
+        rc = shim_wait_exit(cl, dir, argv[1], timeout_ms, &pb, &err);
     shim_rpc_client_close(cl);
     if (rc == 0) {
         record_from_pb(pb, &r);
@@ -357,10 +369,9 @@ ctl_cmd_logs(struct ctl *c, int argc, char **argv)
     if (ctl_run_dir(c, argv[1], dir, sizeof(dir), &err) < 0)
         return ctl_fail(&err);
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    cleanup_close int fd =
-        dfd < 0 ? -1
-                : openat(dfd, err_stream ? SHIM_STDERR_NAME : SHIM_STDOUT_NAME,
-                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int fd = dfd < 0 ? -1
+                                   : openat(dfd, err_stream ? SHIM_STDERR_NAME : SHIM_STDOUT_NAME,
+                                            O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         bx_err_set(&err, BX_ENOENT, "no such execution: %s", argv[1]);
         return ctl_fail(&err);
@@ -371,22 +382,6 @@ ctl_cmd_logs(struct ctl *c, int argc, char **argv)
         if (bx_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
             return 1;
     return n < 0 ? 1 : 0;
-}
-
-/* The pid in shim.pid when that process is a live boxer-shim, else 0. */
-static pid_t
-live_shim_pid(int dfd)
-{
-    char buf[32] = {0}, comm[64] = {0}, path[64];
-    cleanup_close int fd = openat(dfd, SHIM_PID_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
-        return 0;
-    pid_t pid = (pid_t)atoi(buf);
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    cleanup_close int cfd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (cfd < 0 || read(cfd, comm, sizeof(comm) - 1) <= 0)
-        return 0;
-    return strncmp(comm, "boxer-shim\n", 11) == 0 ? pid : 0;
 }
 
 int
@@ -420,16 +415,18 @@ ctl_cmd_delete(struct ctl *c, int argc, char **argv)
         boxer__shim__v1__exit_record__free_unpacked(pb, NULL);
         report_record(c, &r);
     } else {
-        pid_t pid = live_shim_pid(dfd);
+        pid_t pid = shim_pid_alive(dfd);
         if (pid && !force) {
-            fprintf(stderr, "boxerctl: the shim (pid %d) is alive but does not answer (%s); "
-                            "delete --force kills it\n", (int)pid, err.msg);
+            fprintf(stderr,
+                    "boxerctl: the shim (pid %d) is alive but does not answer (%s); "
+                    "delete --force kills it\n",
+                    (int)pid, err.msg);
             return 1;
         }
         if (pid)
             kill(pid, SIGKILL);
     }
-    shim_cgroup_remove_stale(id);
+    shim_cgroup_remove_stale(id, dir);
     /* boxerctl run's overlay view, when its run was interrupted. */
     char view[PATH_MAX + 16];
     snprintf(view, sizeof(view), "%s/view/merged", dir);

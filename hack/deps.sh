@@ -19,7 +19,7 @@ command -v npm >/dev/null || build_pkgs+=(npm)
 run_pkgs=(runsc docker-registry skopeo umoci busybox-static debootstrap python3 curl zstd ca-certificates)
 test_pkgs=(
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
-    python3 python3-grpcio curl zstd ca-certificates
+    python3 python3-grpcio curl zstd ca-certificates iproute2
 )
 fuzz_pkgs=(clang libclang-rt-14-dev)
 

@@ -19,22 +19,6 @@
 #include "httpd_internal.h"
 #include "shim_internal.h"
 
-/* The pid in shim.pid when that process is a live boxer-shim, else 0. */
-static pid_t
-live_shim(int dfd)
-{
-    char buf[32] = {0}, comm[64] = {0}, path[64];
-    cleanup_close int fd = openat(dfd, SHIM_PID_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
-        return 0;
-    pid_t pid = (pid_t)atoi(buf);
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    cleanup_close int cfd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (cfd < 0 || read(cfd, comm, sizeof(comm) - 1) <= 0)
-        return 0;
-    return strncmp(comm, "boxer-shim\n", 11) == 0 ? pid : 0;
-}
-
 static void
 reconcile_one(const char *run_dir, const char *id)
 {
@@ -43,7 +27,7 @@ reconcile_one(const char *run_dir, const char *id)
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
         return;
-    pid_t pid = live_shim(dfd);
+    pid_t pid = shim_pid_alive(dfd);
     if (pid) {
         snprintf(sock, sizeof(sock), "%s/%s", dir, SHIM_SOCKET_NAME);
         struct shim_rpc_client *cl = NULL;
@@ -59,7 +43,7 @@ reconcile_one(const char *run_dir, const char *id)
             boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
         shim_rpc_client_close(cl);
     }
-    shim_cgroup_remove_stale(id);
+    shim_cgroup_remove_stale(id, dir);
     snprintf(view, sizeof(view), "%s/view/merged", dir);
     umount2(view, MNT_DETACH);
     struct bx_err err = BX_ERR_INIT;

@@ -97,6 +97,16 @@ read_keyed(const char *dir, const char *file, const char *key)
     return 0;
 }
 
+void
+shim_cgroup_name(const char *exec_id, const char *state_dir, char *buf, size_t size)
+{
+    /* FNV-1a of the state directory: the same id in two homes gets two cgroups. */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)state_dir; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    snprintf(buf, size, "%s-%08x", exec_id, h);
+}
+
 /* Makes <base>/boxer/<id>, remembering it for destroy. */
 static int
 make_dir(struct shim_cgroup *cg, const char *base, const char *id, struct bx_err *err)
@@ -142,7 +152,9 @@ create_v2(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_err *err)
     /* Controllers must be enabled down the path; an error means they already are or cannot
      * be, which the limit writes below then report. */
     (void)write_str(CGROUP_ROOT, "cgroup.subtree_control", "+memory +pids +cpu");
-    int rc = make_dir(cg, CGROUP_ROOT, o->exec_id, err);
+    char name[128];
+    shim_cgroup_name(o->exec_id, o->state_dir, name, sizeof(name));
+    int rc = make_dir(cg, CGROUP_ROOT, name, err);
     if (rc < 0)
         return rc;
     (void)write_str(CGROUP_ROOT "/boxer", "cgroup.subtree_control", "+memory +pids +cpu");
@@ -165,7 +177,9 @@ create_v1(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_err *err)
             seen |= strncmp(cg->paths[j], real, strlen(real)) == 0;
         if (seen)
             continue;
-        int rc = make_dir(cg, real, o->exec_id, err);
+        char name[128];
+        shim_cgroup_name(o->exec_id, o->state_dir, name, sizeof(name));
+        int rc = make_dir(cg, real, name, err);
         if (rc < 0)
             return rc;
         const char *dir = cg->paths[cg->n_paths - 1];
@@ -299,13 +313,15 @@ shim_cgroup_destroy(struct shim_cgroup *cg)
 }
 
 void
-shim_cgroup_remove_stale(const char *exec_id)
+shim_cgroup_remove_stale(const char *exec_id, const char *state_dir)
 {
+    char name[128];
+    shim_cgroup_name(exec_id, state_dir, name, sizeof(name));
     static const char *const bases[] = {CGROUP_ROOT, CGROUP_ROOT "/memory", CGROUP_ROOT "/pids",
                                         CGROUP_ROOT "/cpu", CGROUP_ROOT "/cpuacct"};
     for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
         char path[320];
-        snprintf(path, sizeof(path), "%s/boxer/%s", bases[i], exec_id);
+        snprintf(path, sizeof(path), "%s/boxer/%s", bases[i], name);
         /* Up to 5 s: a sandbox that lost its shim may take a moment to die. */
         for (int tries = 0; tries < 500 && access(path, F_OK) == 0; tries++) {
             kill_all(path);

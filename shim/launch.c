@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/shim_rpc.h"
@@ -219,6 +220,51 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     return 0;
 }
 
+pid_t
+shim_pid_alive(int dirfd)
+{
+    char buf[32] = {0}, comm[64] = {0}, path[64];
+    cleanup_close int fd = openat(dirfd, SHIM_PID_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+        return 0;
+    pid_t pid = (pid_t)atoi(buf);
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    cleanup_close int cfd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (cfd < 0 || read(cfd, comm, sizeof(comm) - 1) <= 0)
+        return 0;
+    return strncmp(comm, "boxer-shim\n", 11) == 0 ? pid : 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+shim_wait_exit(struct shim_rpc_client *cl, const char *dir, const char *exec_id, int timeout_ms,
+               Boxer__Shim__V1__ExitRecord **rec, struct bx_err *err)
+{
+    int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
+    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    for (;;) {
+        int left = -1;
+        if (deadline) {
+            int64_t l = deadline - mono_ms();
+            if (l <= 0)
+                return bx_err_set(err, BX_ETIMEDOUT, "Wait: no exit within %d ms", timeout_ms);
+            left = (int)l;
+        }
+        int rc = shim_rpc_client_wait(cl, exec_id, left, rec, err);
+        /* A shim busy with many connections can fail a handshake: while it lives, try again. */
+        if (rc != BX_ENET || dfd < 0 || !shim_pid_alive(dfd))
+            return rc;
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+}
+
 int
 shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                  struct bx_err *err)
@@ -228,7 +274,7 @@ shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRec
     struct shim_rpc_client *cl = NULL;
     int rc = shim_rpc_client_open(sock, &cl, err);
     if (rc == 0)
-        rc = shim_rpc_client_wait(cl, l->exec_id, timeout_ms, rec, err);
+        rc = shim_wait_exit(cl, l->dir, l->exec_id, timeout_ms, rec, err);
     Boxer__Shim__V1__ExitRecord *ignored = NULL;
     struct bx_err derr = BX_ERR_INIT;
     if (cl && shim_rpc_client_delete(cl, l->exec_id, 30000, &ignored, &derr) < 0)
@@ -244,7 +290,7 @@ shim_launch_teardown(struct shim_launch *l, bool keep)
 {
     /* Only left when the shim died before its cleanup. */
     if (l->started)
-        shim_cgroup_remove_stale(l->exec_id);
+        shim_cgroup_remove_stale(l->exec_id, l->dir);
     if (l->mounted && umount2(l->merged, MNT_DETACH) < 0)
         bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", l->merged, errno);
     l->mounted = false;

@@ -117,8 +117,8 @@ struct shim_cgroup {
     size_t n_paths;
 };
 
-/* Creates boxer/<exec_id> in the memory, pids and cpu hierarchies and writes the limits
- * (pids mapped from guest tasks to host threads, see cgroup.c). */
+/* Creates boxer/<name> (shim_cgroup_name) in the memory, pids and cpu hierarchies and writes the
+ * limits (pids mapped from guest tasks to host threads, see cgroup.c). */
 int shim_cgroup_create(struct shim_cgroup *cg, const struct shim_opts *opts, struct bx_err *err);
 /* Moves the calling process into the cgroup: async-signal-safe, for the child before exec. */
 int shim_cgroup_join_self(const struct shim_cgroup *cg);
@@ -131,7 +131,10 @@ void shim_cgroup_stats(const struct shim_cgroup *cg, uint64_t *mem, uint64_t *me
 void shim_cgroup_destroy(struct shim_cgroup *cg);
 /* Removes what is left of the cgroup of `exec_id` when its shim died without cleaning up (its
  * processes are SIGKILLed first). */
-void shim_cgroup_remove_stale(const char *exec_id);
+void shim_cgroup_remove_stale(const char *exec_id, const char *state_dir);
+/* The cgroup's name: "<exec_id>-<hash of the state directory>", so that executions of the same
+ * id in two homes never share one. */
+void shim_cgroup_name(const char *exec_id, const char *state_dir, char *buf, size_t size);
 /* Host threads allowed for `guest_tasks` guest processes and threads under runsc. */
 uint64_t shim_cgroup_host_pids(uint64_t guest_tasks);
 

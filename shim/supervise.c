@@ -363,21 +363,6 @@ shim_finish_record(struct shim *s)
 
 /* Removes the sandbox's state: runsc's, the cgroup, the socket and pid file. The output and the
  * exit record stay for the caller, who owns the state directory. */
-static bool
-runsc_state_left(const struct shim *s)
-{
-    char root[PATH_MAX];
-    if (s->o->runsc_root)
-        return true; /* shared with others: ask runsc */
-    snprintf(root, sizeof(root), "%s/%s", s->o->state_dir, SHIM_RUNSC_ROOT_NAME);
-    cleanup_dir DIR *d = bx_opendir_at(AT_FDCWD, root);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            return true;
-    return false;
-}
-
 void
 shim_cleanup_state(struct shim *s)
 {
@@ -385,9 +370,12 @@ shim_cleanup_state(struct shim *s)
         return;
     s->cleaned = true;
     struct bx_err err = BX_ERR_INIT;
-    /* `runsc run` removes its container's state when it exits normally; only a sandbox that
-     * was killed with it leaves state behind, for `runsc delete --force`. */
-    if (s->runsc_pid > 0 && runsc_state_left(s) && shim_runsc_delete(s->o, &err) < 0)
+    /* `runsc run` removes its container's state when it exits normally; a sandbox that was
+     * killed with it leaves state behind. In the shim's own root nothing else lives and the
+     * sandbox's processes are gone (killed with runsc, and with the cgroup), so removing the
+     * root is enough: `runsc delete --force` would spend its 5 s deadline trying to stop a
+     * sandbox that is no more. A shared root (--runsc-root) is runsc's to clean. */
+    if (s->runsc_pid > 0 && s->o->runsc_root && shim_runsc_delete(s->o, &err) < 0)
         bx_log_debug("runsc delete failed", "error=\"%s\"", err.msg);
     if (!s->o->runsc_root && bx_rm_rf(s->state_fd, SHIM_RUNSC_ROOT_NAME, &err) < 0)
         bx_log_warn("cannot remove runsc's state", "error=\"%s\"", err.msg);
@@ -449,7 +437,10 @@ shim_main(const struct shim_opts *o, int ready_fd)
     shim_loop(&s, execution_over);
     shim_finish_record(&s);
     s.linger_until = s.terminate ? 0 : shim_now_ms(CLOCK_MONOTONIC) + (int64_t)o->linger_s * 1000;
-    s.done = s.terminate;
+    /* A Delete may already have been answered (and set done): never clear it. */
+    pthread_mutex_lock(&s.mu);
+    s.done = s.done || s.terminate;
+    pthread_mutex_unlock(&s.mu);
     shim_loop(&s, shim_finished);
     shim_service_stop(&s);
     shim_cleanup_state(&s);

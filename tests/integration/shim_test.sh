@@ -113,7 +113,9 @@ check "the fork bomb is contained: its run ended ($bomb_rc) within its clock" [ 
 check "... leaving no process of it" [ "$(runsc_procs_of bomb)" -eq 0 ]
 
 # --- 50 concurrent waiters -----------------------------------------------------------------------
-ctl run --id w50 --image busybox -- sh -c 'sleep 12; exit 7' >/dev/null 2>&1 &
+# The program ends only once every waiter is connected (counted on the socket), so the check
+# does not depend on how fast 50 processes start on a loaded machine.
+ctl run --id w50 --image busybox -- sh -c 'trap "exit 7" TERM; sleep 600 & wait' >/dev/null 2>&1 &
 w50=$!
 wait_running w50
 pids=()
@@ -121,6 +123,14 @@ for i in $(seq 50); do
     ctl wait w50 >"$WORK/wait.$i" 2>&1 &
     pids+=($!)
 done
+connected=0
+for _ in $(seq 1200); do
+    connected=$(ss -xH 2>/dev/null | grep -c -- "$HOME_DIR/run/w50/shim.sock" || true)
+    [[ $connected -ge 51 ]] && break
+    sleep 0.1
+done
+check "50 waiters and the run are connected to the shim ($connected)" [ "$connected" -ge 51 ]
+ctl kill w50 TERM >/dev/null 2>&1
 codes=0
 for p in "${pids[@]}"; do
     wait "$p"
@@ -128,6 +138,7 @@ for p in "${pids[@]}"; do
 done
 wait $w50
 check "50 concurrent waiters all get exit code 7 ($codes)" [ "$codes" -eq 50 ]
+[[ $codes -eq 50 ]] || grep -h . "$WORK"/wait.* | sort | uniq -c | head -5
 
 # --- the status socket ---------------------------------------------------------------------------
 ctl run --id sock --image busybox -- sleep 30 >/dev/null 2>&1 &
@@ -180,7 +191,7 @@ check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$C
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" [ -z "$(ls -A "$HOME_DIR/run")" ]
-left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg} /sys/fs/cgroup/boxer/{e0,sk} 2>/dev/null | tr '\n' ' ')
+left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg}-* /sys/fs/cgroup/boxer/{e0,sk}-* 2>/dev/null | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
 finish

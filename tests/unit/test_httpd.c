@@ -143,10 +143,14 @@ test_bytes_string(void **state)
 {
     (void)state;
     check_bytes("42\n", 3, "42\n");
-    check_bytes("h\xc3\xa9", 3, "h\xc3\xa9");                       /* valid UTF-8 kept */
-    check_bytes("a\xff" "b", 3, "a\xef\xbf\xbd" "b");               /* invalid byte */
-    check_bytes("\xc3", 1, "\xef\xbf\xbd");                         /* truncated sequence */
-    check_bytes("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");         /* overlong */
+    check_bytes("h\xc3\xa9", 3, "h\xc3\xa9"); /* valid UTF-8 kept */
+    check_bytes("a\xff"
+                "b",
+                3,
+                "a\xef\xbf\xbd"
+                "b");                                                       /* invalid byte */
+    check_bytes("\xc3", 1, "\xef\xbf\xbd");                                 /* truncated sequence */
+    check_bytes("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong */
     check_bytes("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
     json_t *nul = reply_bytes_string("a\0b", 3);
     assert_int_equal(json_string_length(nul), 3);

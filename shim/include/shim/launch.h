@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "oci/spec.h"
@@ -80,6 +81,18 @@ int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, s
  * boxer__shim__v1__exit_record__free_unpacked), then tells the shim to delete the sandbox. */
 int shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                      struct bx_err *err);
+
+struct shim_rpc_client;
+
+/* The pid of the live boxer-shim whose state directory is `dirfd` (from its shim.pid, checked
+ * against /proc/PID/comm), else 0. */
+pid_t shim_pid_alive(int dirfd);
+
+/* Wait on `cl` for the exit of the execution whose state directory is `dir`, retrying a call
+ * that could not reach the shim while the shim is alive (a shim busy with many connections can
+ * fail a handshake). timeout_ms < 0: no deadline. */
+int shim_wait_exit(struct shim_rpc_client *cl, const char *dir, const char *exec_id, int timeout_ms,
+                   Boxer__Shim__V1__ExitRecord **rec, struct bx_err *err);
 
 /* The path of a file of the run directory ("stdout", "output", ...). */
 void shim_launch_path(const struct shim_launch *l, const char *name, char *buf, size_t size);
