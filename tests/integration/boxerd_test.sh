@@ -226,6 +226,7 @@ run_dir_empty() {
     find "$run" -mindepth 1 -maxdepth 1 -printf '    left in run/: %f\n'
     return 1
 }
+procs_alive() { [[ -n $(procs_of "$1") ]]; }
 no_mounts_of() { ! grep -qF -- " $HOMES/$1/" /proc/mounts; }
 
 # --- starting and stopping boxerd ----------------------------------------------------------------
@@ -833,7 +834,7 @@ check "... describing /run, /files and /healthz" \
 # =================================================================================================
 start=$(now_ms)
 pids=()
-for i in $(seq 8); do
+for i in $(seq 20); do
     run_json "c$i" "$BASE" "{\"image\":\"python:3.12-slim\",\"cmd\":[\"python3\",\"-c\",\"print($i * 111)\"]}" &
     pids+=($!)
 done
@@ -841,12 +842,20 @@ wait "${pids[@]}"
 ms=$(($(now_ms) - start))
 ok=0
 ids=()
-for i in $(seq 8); do
+for i in $(seq 20); do
     expect "c$i" "result('$((i * 111))\n', 0)" >/dev/null && ok=$((ok + 1))
     ids+=("$(field "c$i" exec_id)")
 done
-check "8 concurrent runs all answer 200 with their own output ($ok of 8, $ms ms)" [ "$ok" -eq 8 ]
-check "... with 8 distinct exec_ids" [ "$(printf '%s\n' "${ids[@]}" | sort -u | grep -c .)" -eq 8 ]
+check "20 concurrent runs all answer 200 with their own output ($ok of 20, $ms ms)" [ "$ok" -eq 20 ]
+check "... with 20 distinct exec_ids" [ "$(printf '%s\n' "${ids[@]}" | sort -u | grep -c .)" -eq 20 ]
+
+# The network: a sandbox has loopback only. Neither the host's registry on 127.0.0.1 (that is
+# the sandbox's own loopback) nor an outside address (TEST-NET-1, never routed) is reachable.
+run_json net1 "$BASE" "{\"image\":\"busybox\",\"cmd\":[\"sh\",\"-c\",\"wget -q -T 3 -O- http://$REG_ADDR/v2/ && echo REACHED; echo rc=\$?\"]}"
+check "the host's loopback services are not reachable from a sandbox" expect net1 's == 200 and "REACHED" not in b.get("stdout", "")'
+run_json net2 "$BASE" '{"image":"busybox","cmd":["sh","-c","wget -q -T 3 -O- http://192.0.2.1/ && echo REACHED; ip route 2>&1 | head -3; echo done"]}'
+check "an outside address is not reachable (no route): $(field net2 stdout | tr '\n' ' ' | cut -c1-80)" expect net2 's == 200 and "REACHED" not in b["stdout"] and "done" in b["stdout"]'
+check "... and the daemon is healthy after" healthy "$BASE"
 
 # =================================================================================================
 # Instance B: the run queue (max_concurrent_runs 1, max_queued_runs 1) and a short default clock
@@ -879,6 +888,26 @@ if start_boxerd B '{"max_concurrent_runs": 1, "max_queued_runs": 1, "defaults": 
     ms=$(($(now_ms) - start))
     check "config defaults.wall_clock_secs 3 applies: sleep 30 ends in 408 ($(field b-def error), $ms ms)" \
         expect b-def 'error(408) and (m := re.fullmatch(r"execution timed out after (\d+)ms", msg)) and 3000 <= int(m.group(1)) < 30000'
+    # boxerd killed with SIGKILL with a run in flight: the next start ends it and cleans up.
+    run_json killed "$B_URL" '{"image":"busybox","cmd":["sleep","25"],"limits":{"wall_clock_secs":60}}' -m 120 &
+    client=$!
+    for _ in $(seq 300); do
+        [[ -S $(ls -d "$HOMES/B/run"/*/shim.sock 2>/dev/null | head -1) ]] && break
+        sleep 0.1
+    done
+    check "a run is in flight on the second boxerd (its shim's socket exists)" bash -c 'ls "$1"/*/shim.sock >/dev/null 2>&1' _ "$HOMES/B/run"
+    kill -KILL "$B_PID"
+    wait "$B_PID" 2>/dev/null
+    _forget _BOXERDS "$B_PID"
+    wait "$client"
+    check "... boxerd is killed with SIGKILL: its shim and sandbox live on" procs_alive B
+    if start_boxerd B '{"max_concurrent_runs": 1, "max_queued_runs": 1, "defaults": {"wall_clock_secs": 3}}'; then
+        check "the next start of boxerd ends the orphaned run: no shim or runsc left" no_procs_of B
+        check "... and removes its run directory" run_dir_empty B 10
+        check "... no mount of it is left" no_mounts_of B
+    else
+        fail "boxerd starts again on the home of a killed one"
+    fi
     stop_boxerd B 30
     check "SIGTERM stops the idle second boxerd: exit status 0 ($stop_rc) in $stop_ms ms" [ "$stop_rc" -eq 0 ]
     check "... leaving no process" no_procs_of B
