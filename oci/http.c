@@ -59,9 +59,6 @@ int
 http_client_new(long connect_timeout_ms, long stall_timeout_s, struct http_client **out,
                 struct bx_err *err)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
-        return bx_err_set(err, BX_EINTERNAL, "curl: %s", curl_easy_strerror(curl_init_rc));
     struct http_client *c = calloc(1, sizeof(*c));
     if (!c)
         return bx_err_set(err, BX_ENOMEM, "http client: out of memory");
@@ -70,19 +67,34 @@ http_client_new(long connect_timeout_ms, long stall_timeout_s, struct http_clien
     pthread_mutex_init(&c->pool_lock, NULL);
     c->connect_timeout_ms = connect_timeout_ms;
     c->stall_timeout_s = stall_timeout_s;
-    c->share = curl_share_init();
-    if (!c->share) {
-        http_client_free(c);
-        return bx_err_set(err, BX_ENOMEM, "http client: out of memory");
-    }
-    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     *out = c;
     return 0;
+}
+
+/* libcurl (and the TLS library under it) is set up at the first request, not before: a daemon
+ * that serves only cached images never pays for it (about 4 MB of touched library pages). */
+static int
+client_ready(struct http_client *c, struct bx_err *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK)
+        return bx_err_set(err, BX_EINTERNAL, "curl: %s", curl_easy_strerror(curl_init_rc));
+    pthread_mutex_lock(&c->pool_lock);
+    if (!c->share) {
+        CURLSH *sh = curl_share_init();
+        if (sh) {
+            curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+            curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+            curl_share_setopt(sh, CURLSHOPT_USERDATA, c);
+            curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+            curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+            curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        }
+        c->share = sh;
+    }
+    bool ok = c->share != NULL;
+    pthread_mutex_unlock(&c->pool_lock);
+    return ok ? 0 : bx_err_set(err, BX_ENOMEM, "http client: out of memory");
 }
 
 void
@@ -356,6 +368,8 @@ http_get(struct http_client *c, const struct http_request *req, struct http_resp
          struct bx_err *err)
 {
     memset(resp, 0, sizeof(*resp));
+    if (client_ready(c, err) < 0)
+        return err->code;
     snprintf(resp->url, sizeof(resp->url), "%s", req->url);
     const char *authorization = req->authorization;
     for (int hops = 0;; hops++) {
