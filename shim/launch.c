@@ -204,6 +204,9 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of other
+     * clients, files) open. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid;
     int rc = posix_spawnp(&pid, shim, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
