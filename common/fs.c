@@ -248,9 +248,9 @@ fsync_dir(int dirfd)
     return fd < 0 ? -1 : fsync(fd);
 }
 
-int
-bx_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                     struct bx_err *err)
+static int
+write_file_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                   bool durable, struct bx_err *err)
 {
     static atomic_uint counter;
     if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -269,7 +269,7 @@ bx_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, 
         step = "write";
     else if (fchmod(fd, mode & 07777) < 0)
         step = "chmod";
-    else if (fsync(fd) < 0)
+    else if (durable && fsync(fd) < 0)
         step = "fsync";
     else if (renameat(dirfd, tmp, dirfd, name) < 0)
         step = "rename";
@@ -278,9 +278,23 @@ bx_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, 
         unlinkat(dirfd, tmp, 0);
         return bx_err_sys(err, bx_err_from_errno(saved), saved, "atomic write %s: %s", name, step);
     }
-    if (fsync_dir(dirfd) < 0)
+    if (durable && fsync_dir(dirfd) < 0)
         return bx_err_sys(err, BX_EIO, errno, "atomic write %s: fsync directory", name);
     return 0;
+}
+
+int
+bx_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                     struct bx_err *err)
+{
+    return write_file_replace(dirfd, name, data, len, mode, true, err);
+}
+
+int
+bx_write_file_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                      struct bx_err *err)
+{
+    return write_file_replace(dirfd, name, data, len, mode, false, err);
 }
 
 int

@@ -482,7 +482,7 @@ oci_spec_write(int bundle_dirfd, const struct oci_spec_opts *opts, struct bx_err
         return bx_err_set(err, BX_ENOMEM, "runtime spec: out of memory");
     size_t len = strlen(text);
     text[len] = '\n'; /* replaces the NUL: the buffer is not used as a string again */
-    rc = bx_write_file_atomic(bundle_dirfd, SPEC_CONFIG_NAME, text, len + 1, 0600, err);
+    rc = bx_write_file_replace(bundle_dirfd, SPEC_CONFIG_NAME, text, len + 1, 0600, err);
     if (rc < 0)
         return bx_err_prefix(err, "write %s", SPEC_CONFIG_NAME);
     return 0;

@@ -66,7 +66,7 @@ shim_prepare(struct shim *s, struct bx_err *err)
         return bx_err_sys(err, BX_EIO, errno, "open %s", s->o->state_dir);
     char pid[32];
     snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-    if (bx_write_file_atomic(s->state_fd, SHIM_PID_NAME, pid, strlen(pid), 0644, err) < 0 ||
+    if (bx_write_file_replace(s->state_fd, SHIM_PID_NAME, pid, strlen(pid), 0644, err) < 0 ||
         open_output(s, SHIM_STDOUT_NAME, &s->out, err) < 0 ||
         open_output(s, SHIM_STDERR_NAME, &s->err, err) < 0)
         return err->code;

@@ -67,6 +67,12 @@ int bx_rm_rf(int dirfd, const char *name, struct bx_err *err);
 int bx_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                          struct bx_err *err);
 
+/* bx_write_file_atomic() without the fsyncs: readers see the old or the new content, never a
+ * part, but a crash may lose the file. For files that mean nothing after a crash (a pid file,
+ * a run's bundle). */
+int bx_write_file_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                          struct bx_err *err);
+
 /* Reads the regular file `name` (relative to `dirfd`, not following a final symlink) into a
  * NUL-terminated buffer that the caller frees. A file larger than `max_size` is BX_ETOOBIG,
  * refused before anything is allocated for it. `out_len` may be NULL. */
