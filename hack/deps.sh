@@ -3,7 +3,8 @@
 #   hack/deps.sh build   the compilers and -dev libraries, python3-yaml (openapi.yaml to JSON) and
 #                        npm (the pinned Swagger UI assets and the OpenAPI validator, docs/api.md)
 #   hack/deps.sh run     build + what boxerd needs at run time (runsc) and the local images
-#   hack/deps.sh test    run + the test fixtures (registry, image tools, python for tests)
+#   hack/deps.sh test    run + the test fixtures (registry, image tools, python for tests, the
+#                        Python SDK's dependencies and test tools)
 #   hack/deps.sh fuzz    build + clang's libFuzzer runtime
 set -euo pipefail
 
@@ -17,9 +18,13 @@ build_pkgs=(
 command -v npm >/dev/null || build_pkgs+=(npm)
 # make run serves the local images as the docker.io mirror by default (hack/run.sh).
 run_pkgs=(runsc docker-registry skopeo umoci busybox-static debootstrap python3 curl zstd ca-certificates)
+# The Python SDK's tests (tests/integration/sdk_test.sh) install it offline into a venv that uses
+# Debian's httpx, pytest and pytest-asyncio.
 test_pkgs=(
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
     python3 python3-grpcio curl zstd ca-certificates iproute2
+    python3-httpx python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel
+    python3-pip python3-venv
 )
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
