@@ -4,7 +4,7 @@
 #
 #   1. a local registry with the test images (busybox, python, node, perl) as the docker.io mirror
 #   2. boxerd on a free loopback port, output_limit_bytes 65536 (507 is cheap to reach)
-#   3. `pip install --no-index --no-build-isolation -e sdk/python[dev]` into a throw-away venv
+#   3. `pip install --no-index -e sdk/python[dev]` into a throw-away venv
 #      made by Debian's /usr/bin/python3 with --system-site-packages: Debian's httpx, pytest and
 #      pytest-asyncio, nothing from an index (the install command of sdk/python/README.md)
 #   4. `python -m pytest sdk/python/tests`: every test passes and none is skipped; without
@@ -173,10 +173,10 @@ check "a venv with Debian's packages: $PY -m venv --system-site-packages" \
     "$PY" -m venv --system-site-packages "$VENV"
 # No index, no cache, no user configuration: what is not installed from Debian is an error.
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_NO_CACHE_DIR=1
-if "$VENV/bin/python" -m pip install -q --no-index --no-build-isolation -e "${SDK}[dev]" >"$WORK/pip.log" 2>&1; then
-    pass "pip install --no-index --no-build-isolation -e sdk/python[dev] (offline)"
+if "$VENV/bin/python" -m pip install -q --no-index -e "${SDK}[dev]" >"$WORK/pip.log" 2>&1; then
+    pass "pip install --no-index -e sdk/python[dev] (offline)"
 else
-    fail "pip install --no-index --no-build-isolation -e sdk/python[dev] (offline):"
+    fail "pip install --no-index -e sdk/python[dev] (offline):"
     sed 's/^/    /' "$WORK/pip.log"
     finish
 fi
