@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "ctl_internal.h"
 #include "oci/manifest.h"
+#include "oci/spec.h"
 #include "oci/store_config.h"
 
 static const char usage[] =
@@ -72,9 +73,7 @@ ctl_human_bytes(uint64_t n, char *buf, size_t size)
 int
 ctl_run_dir(const struct ctl *c, const char *id, char *buf, size_t size, struct bx_err *err)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > 64 || id[0] == '.' || id[0] == '-' ||
-        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+    if (!oci_spec_hostname_valid(id))
         return bx_err_set(err, BX_EINVAL, "not an execution id: %.80s", id);
     if ((size_t)snprintf(buf, size, "%s/run/%s", c->config.home, id) >= size)
         return bx_err_set(err, BX_EINVAL, "home path too long");

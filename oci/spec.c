@@ -186,19 +186,27 @@ spec_strings_validate(const char *what, const char *const *v, bool env, struct b
     return 0;
 }
 
+bool
+oci_spec_hostname_valid(const char *h)
+{
+    if (!h || !*h || strlen(h) > SPEC_HOSTNAME_MAX || *h == '-' || *h == '.')
+        return false;
+    for (const char *c = h; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.' || *c == '_'))
+            return false;
+    return true;
+}
+
 static int
 spec_hostname_validate(const char *h, struct bx_err *err)
 {
     if (!h || !*h || strlen(h) > SPEC_HOSTNAME_MAX)
         return bx_err_set(err, BX_EINVAL, "hostname must have 1 to %d characters",
                           SPEC_HOSTNAME_MAX);
-    for (const char *c = h; *c; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_';
-        if (!ok || (c == h && (*c == '-' || *c == '.')))
-            return bx_err_set(err, BX_EINVAL, "hostname '%.64s' has a character it may not have",
-                              spec_quotable(h));
-    }
+    if (!oci_spec_hostname_valid(h))
+        return bx_err_set(err, BX_EINVAL, "hostname '%.64s' has a character it may not have",
+                          spec_quotable(h));
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci/spec.h"
 #include "shim_internal.h"
 
 enum {
@@ -56,16 +57,6 @@ parse_u64(const char *name, const char *s, uint64_t *out, struct bx_err *err)
         return bx_err_set(err, BX_EINVAL, "--%s: not a non-negative integer: %.64s", name, s);
     *out = v;
     return 0;
-}
-
-/* The container id is also the hostname and a path component. */
-static bool
-valid_exec_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 64 || id[0] == '-' || id[0] == '.')
-        return false;
-    return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 static int
@@ -129,7 +120,8 @@ check_required(const struct shim_opts *o, struct bx_err *err)
 {
     if (!o->exec_id || !o->bundle || !o->state_dir)
         return bx_err_set(err, BX_EINVAL, "--id, --bundle and --state are required");
-    if (!valid_exec_id(o->exec_id))
+    /* The container id is also the hostname and a path component. */
+    if (!oci_spec_hostname_valid(o->exec_id))
         return bx_err_set(err, BX_EINVAL,
                           "--id: 1-64 of [A-Za-z0-9._-], not starting with - or .: %.80s",
                           o->exec_id);

@@ -18,6 +18,7 @@
 #ifndef BOXER_OCI_SPEC_H
 #define BOXER_OCI_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +74,10 @@ struct oci_spec_opts {
  * read-only. On a read-only host mount the run fails instead. The sandbox itself only ever sees
  * a read-only root; its own mount points (/proc, /dev, /sys, /tmp) need nothing on the host.
  * An overlay view costs about 1 ms to mount and unmount; hack/spec-check.sh shows the recipe. */
+/* Whether `h` is a valid hostname for a run: 1-64 of [A-Za-z0-9._-], not starting with - or .
+ * Boxer's exec ids follow the same rule (they are also path components). */
+bool oci_spec_hostname_valid(const char *h);
+
 int oci_spec_build(const struct oci_spec_opts *opts, json_t **out, struct bx_err *err);
 
 /* Builds the spec and writes it atomically as config.json (mode 0600: the environment may hold
