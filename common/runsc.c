@@ -15,18 +15,28 @@
 
 extern char **environ;
 
-/* The path `exec` would run for `name`. */
+/* Copies the real path of the executable `cand` into out. */
 static bool
-resolve_in_path(const char *name, char *out, size_t size)
+take_real(const char *cand, char *out, size_t size)
+{
+    char real[PATH_MAX];
+    if (access(cand, X_OK) < 0 || !realpath(cand, real) || strlen(real) >= size)
+        return false;
+    memcpy(out, real, strlen(real) + 1);
+    return true;
+}
+
+bool
+bx_runsc_find(const char *name, char *out, size_t size)
 {
     if (strchr(name, '/'))
-        return realpath(name, out) != NULL;
+        return take_real(name, out, size);
     const char *path = getenv("PATH");
-    char dir[PATH_MAX];
+    char cand[PATH_MAX];
     for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
         size_t n = strcspn(p, ":");
-        snprintf(dir, sizeof(dir), "%.*s/%s", (int)n, p, name);
-        if (access(dir, X_OK) == 0 && realpath(dir, out) && strlen(out) < size)
+        snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, name);
+        if (take_real(cand, out, size))
             return true;
         p += n + (p[n] == ':');
     }
@@ -78,7 +88,7 @@ bx_runsc_platform_cached(const char *runsc, const char *wanted, const char *cach
     /* The answer holds as long as the runsc binary is the same one. */
     char bin[PATH_MAX], key[PATH_MAX + 128], cache[PATH_MAX], line[PATH_MAX + 160];
     struct stat st;
-    if (!resolve_in_path(runsc, bin, sizeof(bin)) || stat(bin, &st) < 0 || !cache_dir ||
+    if (!bx_runsc_find(runsc, bin, sizeof(bin)) || stat(bin, &st) < 0 || !cache_dir ||
         strlen(wanted) > 64 || strchr(wanted, '/'))
         return bx_runsc_platform(runsc, wanted, fell_back);
     snprintf(key, sizeof(key), "%s %lld %lld %lld", bin, (long long)st.st_ino,

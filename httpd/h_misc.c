@@ -8,25 +8,8 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/runsc.h"
 #include "httpd_internal.h"
-
-/* Whether `name` is an executable file: an absolute path, or found in PATH. */
-static bool
-runsc_present(const char *name)
-{
-    if (strchr(name, '/'))
-        return access(name, X_OK) == 0;
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-        size_t n = strcspn(p, ":");
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name);
-        if (access(buf, X_OK) == 0)
-            return true;
-        p += n + (p[n] == ':');
-    }
-    return false;
-}
 
 void
 h_healthz(struct request *req)
@@ -34,7 +17,8 @@ h_healthz(struct request *req)
     struct boxerd *d = req->d;
     char run[PATH_MAX];
     snprintf(run, sizeof(run), "%s/run", d->config.home);
-    if (!runsc_present(d->runsc))
+    char runsc[PATH_MAX];
+    if (!bx_runsc_find(d->runsc, runsc, sizeof(runsc)))
         return reply_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "runsc not found: %s", d->runsc);
     if (access(run, W_OK | X_OK) < 0 || access(d->files_dir, W_OK | X_OK) < 0)
         return reply_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "home is not writable: %s",

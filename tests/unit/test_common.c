@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/runsc.h"
 
 /* A fresh temporary directory per test, removed by the teardown. */
 struct tmp {
@@ -488,6 +489,22 @@ test_read_file_bounds(void **state)
     assert_null(buf);
 }
 
+/* runsc is looked up as exec would: a path, or a name in PATH; the answer is the real path. */
+static void
+test_runsc_find(void **state)
+{
+    (void)state;
+    char out[PATH_MAX], tiny[4];
+    assert_true(bx_runsc_find("sh", out, sizeof(out)));
+    assert_true(out[0] == '/');
+    assert_int_equal(access(out, X_OK), 0);
+    assert_true(bx_runsc_find("/bin/sh", out, sizeof(out)));
+    assert_false(bx_runsc_find("boxer-no-such-program", out, sizeof(out)));
+    assert_false(bx_runsc_find("/nonexistent/runsc", out, sizeof(out)));
+    assert_false(bx_runsc_find("/etc/passwd", out, sizeof(out))); /* not executable */
+    assert_false(bx_runsc_find("sh", tiny, sizeof(tiny)));        /* does not fit */
+}
+
 int
 main(void)
 {
@@ -505,6 +522,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rm_rf_never_follows, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_rm_rf_deep_tree, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_opendir_at_own_offset, tmp_setup, tmp_teardown),
+        cmocka_unit_test(test_runsc_find),
         cmocka_unit_test_setup_teardown(test_write_file_atomic, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_read_file_bounds, tmp_setup, tmp_teardown),
     };

@@ -4,6 +4,10 @@
 
 #include <stdbool.h>
 
+/* The real path `exec` would run for `name` (a path, or a name looked up in PATH), in `out`;
+ * false when there is no such executable. */
+bool bx_runsc_find(const char *name, char *out, size_t size);
+
 /* Whether `runsc` (a path, or a name looked up in PATH) knows the gVisor platform `platform`:
  * runs `runsc --platform=P --root=<a path that does not exist> list`, which fails with "unknown
  * platform" for one it lacks. Thread-safe (posix_spawn). */
