@@ -292,23 +292,28 @@ kill_all(const char *dir)
     return n;
 }
 
+/* SIGKILLs what is in the cgroup `dir` and removes it. Processes that are still exiting (a
+ * sandbox that just lost its runsc) keep it busy for a moment: up to 5 s. */
+static void
+remove_dir(const char *dir)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        kill_all(dir);
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    bx_log_warn("cannot remove the cgroup", "path=%s", dir);
+}
+
 void
 shim_cgroup_destroy(struct shim_cgroup *cg)
 {
     for (size_t i = 0; i < cg->n_procs_fds; i++)
         close(cg->procs_fds[i]);
     cg->n_procs_fds = 0;
-    for (size_t i = 0; i < cg->n_paths; i++) {
-        /* Processes that are still exiting keep it busy for a moment: up to 5 s. */
-        for (int tries = 0; tries < 500; tries++) {
-            kill_all(cg->paths[i]);
-            if (rmdir(cg->paths[i]) == 0 || errno == ENOENT)
-                break;
-            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-        }
-        if (access(cg->paths[i], F_OK) == 0)
-            bx_log_warn("cannot remove the cgroup", "path=%s", cg->paths[i]);
-    }
+    for (size_t i = 0; i < cg->n_paths; i++)
+        remove_dir(cg->paths[i]);
     cg->n_paths = 0;
 }
 
@@ -322,12 +327,7 @@ shim_cgroup_remove_stale(const char *exec_id, const char *state_dir)
     for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
         char path[320];
         snprintf(path, sizeof(path), "%s/boxer/%s", bases[i], name);
-        /* Up to 5 s: a sandbox that lost its shim may take a moment to die. */
-        for (int tries = 0; tries < 500 && access(path, F_OK) == 0; tries++) {
-            kill_all(path);
-            if (rmdir(path) == 0)
-                break;
-            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-        }
+        if (access(path, F_OK) == 0)
+            remove_dir(path);
     }
 }

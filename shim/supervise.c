@@ -6,7 +6,6 @@
  * through an eventfd, waiting on a condition variable for the outcome.
  */
 #include <errno.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
