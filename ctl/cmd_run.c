@@ -2,22 +2,14 @@
  * makes the run directory (an overlay view of the shared rootfs, the bundle, /output), starts a
  * boxer-shim, waits for the exit, prints the output, deletes the execution and exits with the
  * command's exit code. */
-#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
-#include <openssl/rand.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "api/shim_rpc.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -28,8 +20,6 @@
 #include "shim_internal.h"
 
 #define RUN_MAX_ENV 256
-
-extern char **environ;
 
 struct run_req {
     const char *image;
@@ -188,9 +178,9 @@ run_report(const struct run_req *r, const Boxer__Shim__V1__ExitRecord *rec)
 }
 
 /* The launch options of a request: image defaults, merged environment, limits. */
-static int
+static void
 run_launch_opts(struct ctl *c, const struct run_req *r, const struct oci_image *img, char **env,
-                struct shim_launch_opts *o, struct bx_err *err)
+                struct shim_launch_opts *o)
 {
     const char *wd =
         img->config.working_dir && *img->config.working_dir ? img->config.working_dir : "/";
@@ -221,8 +211,6 @@ run_launch_opts(struct ctl *c, const struct run_req *r, const struct oci_image *
         .runsc_debug = r->runsc_debug,
         .log_level = c->config.log_level,
     };
-    (void)err;
-    return 0;
 }
 
 int
@@ -244,10 +232,10 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     int rc = use_fd < 0 ? err.code : 0;
     if (rc == 0)
         rc = oci_env_merge((const char *const *)img.config.env, r.n_env ? r.env : NULL, &env, &err);
-    if (rc == 0)
-        rc = run_launch_opts(c, &r, &img, env, &o, &err);
-    if (rc == 0)
+    if (rc == 0) {
+        run_launch_opts(c, &r, &img, env, &o);
         rc = shim_launch_prepare(&o, &l, &err);
+    }
     if (rc == 0)
         rc = shim_launch_start(&o, &l, &err);
     if (rc == 0)
