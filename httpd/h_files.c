@@ -3,6 +3,7 @@
  * is written only by runs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,8 @@ upload_place(struct boxerd *d, struct upload *u, const char *path, struct bx_err
     if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
         return bx_err_set(err, BX_EINVAL, "path is a directory: %.200s", path);
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", u->fd);
-    snprintf(tmp, sizeof(tmp), ".upload.%d.%lx", (int)getpid(), (unsigned long)random());
+    static atomic_uint counter;
+    snprintf(tmp, sizeof(tmp), ".upload.%d.%u", (int)getpid(), atomic_fetch_add(&counter, 1));
     if (linkat(AT_FDCWD, proc, dir, tmp, AT_SYMLINK_FOLLOW) < 0)
         return bx_err_sys(err, BX_EIO, errno, "store the upload");
     if (renameat(dir, tmp, dir, leaf) < 0) {
