@@ -170,8 +170,6 @@ boxerd_close(struct boxerd *d, int grace_s)
         MHD_quiesce_daemon(d->mhd); /* no new connections */
     executor_shutdown(d->exec, grace_s);
     d->exec = NULL;
-    /* The last answers go out before the server stops. */
-    sleep(1);
     server_stop(d);
     oci_store_close(d->store);
     oci_registry_free(d->registry);

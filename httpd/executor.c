@@ -53,11 +53,11 @@ worker_main(void *arg)
         executor_run_job(e->d, job);
         bx_log_set_req(NULL);
         bx_log_set_exec(NULL);
+        /* The job resumed its connection itself (and may be gone): only counting is left. */
         pthread_mutex_lock(&e->mu);
         e->running--;
         pthread_cond_broadcast(&e->cv);
         pthread_mutex_unlock(&e->mu);
-        server_resume(job->req);
     }
 }
 

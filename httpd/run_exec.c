@@ -206,6 +206,11 @@ executor_run_job(struct boxerd *d, struct run_job *job)
         bx_log_error("run failed", "error=\"%s\"", err.msg);
         fail(job, err.code == BX_EINVAL ? BX_EINVAL : BX_EINTERNAL, "", err.msg);
     }
+    /* The client has its answer before the sandbox is deleted and the run directory removed
+     * (about 20 ms: the Delete call, the unmount, the removal). From here on the request and
+     * the job belong to the server thread: only this function's own state is touched. */
+    server_resume(job->req);
+    job = NULL;
     if (s.rec)
         boxer__shim__v1__exit_record__free_unpacked(s.rec, NULL);
     shim_launch_teardown(&s.l, false);

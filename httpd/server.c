@@ -276,6 +276,15 @@ server_start(struct boxerd *d, struct bx_err *err)
 void
 server_stop(struct boxerd *d)
 {
+    /* The last answers go out before the server stops: wait (at most 5 s) for the connections
+     * to close; clients that keep theirs open idle are then cut. */
+    for (int i = 0; d->mhd && i < 250; i++) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            break;
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
     if (d->mhd)
         MHD_stop_daemon(d->mhd);
     d->mhd = NULL;

@@ -278,22 +278,36 @@ shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRec
     int rc = shim_rpc_client_open(sock, &cl, err);
     if (rc == 0)
         rc = shim_wait_exit(cl, l->dir, l->exec_id, timeout_ms, rec, err);
-    Boxer__Shim__V1__ExitRecord *ignored = NULL;
-    struct bx_err derr = BX_ERR_INIT;
-    if (cl && shim_rpc_client_delete(cl, l->exec_id, 30000, &ignored, &derr) < 0)
-        bx_log_warn("delete failed", "exec=%s error=\"%s\"", l->exec_id, derr.msg);
-    if (ignored)
-        boxer__shim__v1__exit_record__free_unpacked(ignored, NULL);
     shim_rpc_client_close(cl);
     return rc;
+}
+
+/* Tells the shim to delete the sandbox (it kills one still running) and exit. */
+static void
+launch_delete(const struct shim_launch *l)
+{
+    char sock[PATH_MAX];
+    shim_launch_path(l, SHIM_SOCKET_NAME, sock, sizeof(sock));
+    struct shim_rpc_client *cl = NULL;
+    Boxer__Shim__V1__ExitRecord *rec = NULL;
+    struct bx_err err = BX_ERR_INIT;
+    if (shim_rpc_client_open(sock, &cl, &err) < 0 ||
+        shim_rpc_client_delete(cl, l->exec_id, 30000, &rec, &err) < 0)
+        bx_log_warn("delete failed", "exec=%s error=\"%s\"", l->exec_id, err.msg);
+    if (rec)
+        boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
+    shim_rpc_client_close(cl);
 }
 
 void
 shim_launch_teardown(struct shim_launch *l, bool keep)
 {
-    /* Only left when the shim died before its cleanup. */
-    if (l->started)
+    if (l->started) {
+        launch_delete(l);
+        /* Only left when the shim died before its cleanup. */
         shim_cgroup_remove_stale(l->exec_id, l->dir);
+        l->started = false;
+    }
     if (l->mounted && umount2(l->merged, MNT_DETACH) < 0)
         bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", l->merged, errno);
     l->mounted = false;

@@ -78,7 +78,7 @@ int shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim
 int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err);
 
 /* Waits for the exit (timeout_ms < 0: no deadline) and returns the exit record (free with
- * boxer__shim__v1__exit_record__free_unpacked), then tells the shim to delete the sandbox. */
+ * boxer__shim__v1__exit_record__free_unpacked). The sandbox stays until the teardown. */
 int shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                      struct bx_err *err);
 
@@ -97,8 +97,9 @@ int shim_wait_exit(struct shim_rpc_client *cl, const char *dir, const char *exec
 /* The path of a file of the run directory ("stdout", "output", ...). */
 void shim_launch_path(const struct shim_launch *l, const char *name, char *buf, size_t size);
 
-/* Removes what the launch made: the shim's leftovers when it died (cgroup), the view's mount,
- * and the run directory unless `keep`. Safe at any stage. */
+/* Removes what the launch made: tells the shim to delete the sandbox (killing it if it still
+ * runs) and exit, removes the shim's leftovers when it died (cgroup), the view's mount, and the
+ * run directory unless `keep`. Safe at any stage. */
 void shim_launch_teardown(struct shim_launch *l, bool keep);
 
 #endif
