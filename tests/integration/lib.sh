@@ -87,3 +87,34 @@ stop_proxy() {
     wait "$1" 2>/dev/null
     return 0
 }
+
+# boxer_procs HOME MARK: the boxer-shim, runsc and sandbox processes still there that a boxerd
+# with that home started: MARK (BOXERD_TEST_MARK=MARK) in their environment, or HOME in their
+# command line. One "pid comm args" line each.
+boxer_procs() {
+    local home=$1 mark=$2 p comm args
+    for p in /proc/[0-9]*; do
+        # (a process may exit at any point: 2>/dev/null comes before each < so that bash's own
+        # "No such process" is silenced too)
+        comm=$(cat 2>/dev/null "$p/comm") || continue
+        case $comm in boxer-shim | runsc* | exe) ;; *) continue ;; esac
+        args=$(tr 2>/dev/null '\0' ' ' <"$p/cmdline") || continue
+        if [[ $args == *"$home/"* ]] ||
+            tr 2>/dev/null '\0' '\n' <"$p/environ" | grep -qxF "BOXERD_TEST_MARK=$mark"; then
+            echo "${p#/proc/} $comm ${args:0:150}"
+        fi
+    done
+}
+
+# no_boxer_procs HOME MARK: none, within 10 s (processes that are exiting get a moment); else
+# prints them and fails.
+no_boxer_procs() {
+    local left line
+    for _ in $(seq 20); do
+        left=$(boxer_procs "$1" "$2")
+        [[ -z $left ]] && return 0
+        sleep 0.5
+    done
+    while read -r line; do echo "    left: $line"; done <<<"$left"
+    return 1
+}

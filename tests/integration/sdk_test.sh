@@ -73,30 +73,8 @@ exited_within() {
     done
     ! alive "$1"
 }
-# boxer-shim, runsc and sandbox processes of our boxerd: its marker in their environment, or
-# its home in their command line.
-procs_of_boxerd() {
-    local p comm args
-    for p in /proc/[0-9]*; do
-        comm=$(cat 2>/dev/null "$p/comm") || continue
-        case $comm in boxer-shim | runsc* | exe) ;; *) continue ;; esac
-        args=$(tr 2>/dev/null '\0' ' ' <"$p/cmdline") || continue
-        if [[ $args == *"$HOME_DIR/"* ]] ||
-            tr 2>/dev/null '\0' '\n' <"$p/environ" | grep -qxF "BOXERD_TEST_MARK=$MARK"; then
-            echo "${p#/proc/} $comm ${args:0:150}"
-        fi
-    done
-}
-no_procs_left() {
-    local left line
-    for _ in $(seq 20); do
-        left=$(procs_of_boxerd)
-        [[ -z $left ]] && return 0
-        sleep 0.5
-    done
-    while read -r line; do echo "    left: $line"; done <<<"$left"
-    return 1
-}
+procs_of_boxerd() { boxer_procs "$HOME_DIR" "$MARK"; }
+no_procs_left() { no_boxer_procs "$HOME_DIR" "$MARK"; }
 run_dir_empty() {
     [[ -z $(ls -A "$HOME_DIR/run" 2>/dev/null) ]] && return 0
     find "$HOME_DIR/run" -mindepth 1 -maxdepth 1 -printf '    left in run/: %f\n'
