@@ -19,6 +19,18 @@ struct rpc_result {
     grpc_byte_buffer *msg; /* the response, NULL when none; the caller destroys it */
 };
 
+void
+shim_rpc_hold(void)
+{
+    grpc_init();
+}
+
+void
+shim_rpc_release(void)
+{
+    grpc_shutdown();
+}
+
 int
 shim_rpc_client_open(const char *socket_path, struct shim_rpc_client **out, struct bx_err *err)
 {

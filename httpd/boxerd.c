@@ -19,6 +19,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "api/shim_rpc.h"
 #include "common/runsc.h"
 #include "httpd_internal.h"
 #include "oci/store_config.h"
@@ -157,6 +158,8 @@ boxerd_open(struct boxerd *d, const struct args *a, struct bx_err *err)
     if (oci_store_open_config(&d->config, NULL, &d->registry, &d->store, err) < 0)
         return err->code;
     reconcile_runs(d);
+    shim_rpc_hold();
+    d->rpc_held = true;
     if (executor_new(d, &d->exec, err) < 0 || server_start(d, err) < 0)
         return err->code;
     return 0;
@@ -171,6 +174,8 @@ boxerd_close(struct boxerd *d, int grace_s)
     executor_shutdown(d->exec, grace_s);
     d->exec = NULL;
     server_stop(d);
+    if (d->rpc_held)
+        shim_rpc_release();
     oci_store_close(d->store);
     oci_registry_free(d->registry);
     if (d->files_fd > 0)

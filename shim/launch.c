@@ -268,35 +268,37 @@ shim_wait_exit(struct shim_rpc_client *cl, const char *dir, const char *exec_id,
     }
 }
 
+/* The client of the run's shim, connected on first use. */
+static int
+launch_client(struct shim_launch *l, struct bx_err *err)
+{
+    if (l->cl)
+        return 0;
+    char sock[PATH_MAX];
+    shim_launch_path(l, SHIM_SOCKET_NAME, sock, sizeof(sock));
+    return shim_rpc_client_open(sock, &l->cl, err);
+}
+
 int
 shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                  struct bx_err *err)
 {
-    char sock[PATH_MAX];
-    shim_launch_path(l, SHIM_SOCKET_NAME, sock, sizeof(sock));
-    struct shim_rpc_client *cl = NULL;
-    int rc = shim_rpc_client_open(sock, &cl, err);
-    if (rc == 0)
-        rc = shim_wait_exit(cl, l->dir, l->exec_id, timeout_ms, rec, err);
-    shim_rpc_client_close(cl);
-    return rc;
+    if (launch_client(l, err) < 0)
+        return err->code;
+    return shim_wait_exit(l->cl, l->dir, l->exec_id, timeout_ms, rec, err);
 }
 
 /* Tells the shim to delete the sandbox (it kills one still running) and exit. */
 static void
-launch_delete(const struct shim_launch *l)
+launch_delete(struct shim_launch *l)
 {
-    char sock[PATH_MAX];
-    shim_launch_path(l, SHIM_SOCKET_NAME, sock, sizeof(sock));
-    struct shim_rpc_client *cl = NULL;
     Boxer__Shim__V1__ExitRecord *rec = NULL;
     struct bx_err err = BX_ERR_INIT;
-    if (shim_rpc_client_open(sock, &cl, &err) < 0 ||
-        shim_rpc_client_delete(cl, l->exec_id, 30000, &rec, &err) < 0)
+    if (launch_client(l, &err) < 0 ||
+        shim_rpc_client_delete(l->cl, l->exec_id, 30000, &rec, &err) < 0)
         bx_log_warn("delete failed", "exec=%s error=\"%s\"", l->exec_id, err.msg);
     if (rec)
         boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
-    shim_rpc_client_close(cl);
 }
 
 void
@@ -308,6 +310,8 @@ shim_launch_teardown(struct shim_launch *l, bool keep)
         shim_cgroup_remove_stale(l->exec_id, l->dir);
         l->started = false;
     }
+    shim_rpc_client_close(l->cl);
+    l->cl = NULL;
     if (l->mounted && umount2(l->merged, MNT_DETACH) < 0)
         bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", l->merged, errno);
     l->mounted = false;

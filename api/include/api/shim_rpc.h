@@ -123,6 +123,12 @@ void shim_rpc_server_stop(struct shim_rpc_server *srv);
 
 struct shim_rpc_client;
 
+/* gRPC starts (its threads, its event engine) with the first client or server of a process and
+ * stops with the last. A process that makes one client after another, as boxerd does per run,
+ * holds gRPC for its whole life so that it starts once; each hold is undone by one release. */
+void shim_rpc_hold(void);
+void shim_rpc_release(void);
+
 /* Opens a channel to the shim listening on `socket_path`. Nothing is connected yet: the first
  * call connects, and a lost connection is re-established by later calls (retrying a socket that
  * refuses after 100 ms, backing off to at most 1 s). *out is freed by shim_rpc_client_close().

@@ -47,6 +47,8 @@ struct shim_launch_opts {
     const char *log_level; /* the shim's; NULL: info */
 };
 
+struct shim_rpc_client;
+
 struct shim_launch {
     char exec_id[SHIM_EXEC_ID_SIZE];
     char dir[PATH_MAX];    /* <home>/run/<exec_id> */
@@ -54,6 +56,9 @@ struct shim_launch {
     bool created;          /* dir was made by this launch: teardown removes it */
     bool mounted;
     bool started; /* a shim runs for it */
+    /* The connection to the shim's socket, made by the wait and kept for the teardown's
+     * Delete (one channel and one gRPC start-up per run, not two). */
+    struct shim_rpc_client *cl;
 };
 
 /* A new "boxer-<uuid4>". */
@@ -81,8 +86,6 @@ int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, s
  * boxer__shim__v1__exit_record__free_unpacked). The sandbox stays until the teardown. */
 int shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                      struct bx_err *err);
-
-struct shim_rpc_client;
 
 /* The pid of the live boxer-shim whose state directory is `dirfd` (from its shim.pid, checked
  * against /proc/PID/comm), else 0. */
