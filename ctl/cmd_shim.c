@@ -429,7 +429,7 @@ ctl_cmd_delete(struct ctl *c, int argc, char **argv)
     shim_cgroup_remove_stale(id, dir);
     /* boxerctl run's overlay view, when its run was interrupted. */
     char view[PATH_MAX + 16];
-    snprintf(view, sizeof(view), "%s/view/merged", dir);
+    snprintf(view, sizeof(view), "%s/%s", dir, SHIM_VIEW_NAME);
     umount2(view, MNT_DETACH);
     if (bx_rm_rf(AT_FDCWD, dir, &err) < 0)
         status = ctl_fail(&err);

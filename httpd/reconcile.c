@@ -44,7 +44,7 @@ reconcile_one(const char *run_dir, const char *id)
         shim_rpc_client_close(cl);
     }
     shim_cgroup_remove_stale(id, dir);
-    snprintf(view, sizeof(view), "%s/view/merged", dir);
+    snprintf(view, sizeof(view), "%s/%s", dir, SHIM_VIEW_NAME);
     umount2(view, MNT_DETACH);
     struct bx_err err = BX_ERR_INIT;
     if (bx_rm_rf(AT_FDCWD, dir, &err) < 0)

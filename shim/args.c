@@ -24,6 +24,7 @@ enum {
     OPT_RUNSC_DEBUG,
     OPT_LINGER,
     OPT_LOG_LEVEL,
+    OPT_REMOVE_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -42,6 +43,7 @@ static const struct option long_opts[] = {
     {"runsc-debug", no_argument, NULL, OPT_RUNSC_DEBUG},
     {"linger-secs", required_argument, NULL, OPT_LINGER},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"remove-state", no_argument, NULL, OPT_REMOVE_STATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -109,6 +111,9 @@ parse_one(int c, const char *arg, struct shim_opts *o, struct bx_err *err)
         return parse_u64(name, arg, &o->linger_s, err);
     case OPT_LOG_LEVEL:
         o->log_level = arg;
+        return 0;
+    case OPT_REMOVE_STATE:
+        o->remove_state = true;
         return 0;
     default:
         return bx_err_set(err, BX_EINVAL, "unknown option");

@@ -82,8 +82,8 @@ launch_dirs(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_e
     if (mkdir(l->dir, 0711) < 0)
         return bx_err_sys(err, BX_EEXIST, errno, "create %s", l->dir);
     l->created = true;
-    static const char *const subdirs[] = {"view",        "view/upper", "view/work",
-                                          "view/merged", "bundle",     "output"};
+    static const char *const subdirs[] = {"view",         "view/upper", "view/work",
+                                          SHIM_VIEW_NAME, "bundle",     "output"};
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
         shim_launch_path(l, subdirs[i], path, sizeof(path));
         if (mkdir(path, i == 5 ? 0700 : 0711) < 0)
@@ -99,7 +99,7 @@ static int
 launch_mount(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err)
 {
     char opts[3 * PATH_MAX + 64];
-    shim_launch_path(l, "view/merged", l->merged, sizeof(l->merged));
+    shim_launch_path(l, SHIM_VIEW_NAME, l->merged, sizeof(l->merged));
     snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/view/upper,workdir=%s/view/work",
              o->rootfs, l->dir, l->dir);
     if (mount("overlay", l->merged, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -199,6 +199,8 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
         argv[n++] = "--ignore-cgroups";
     if (o->runsc_debug)
         argv[n++] = "--runsc-debug";
+    if (o->shim_removes)
+        argv[n++] = "--remove-state";
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -220,6 +222,7 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
         return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start (see %s/%s)", l->dir,
                           SHIM_LOG_NAME);
     l->started = true;
+    l->shim_removes = o->shim_removes;
     return 0;
 }
 
@@ -288,8 +291,8 @@ shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRec
     return shim_wait_exit(l->cl, l->dir, l->exec_id, timeout_ms, rec, err);
 }
 
-/* Tells the shim to delete the sandbox (it kills one still running) and exit. */
-static void
+/* Tells the shim to delete the sandbox (it kills one still running) and exit; 0 when it did. */
+static int
 launch_delete(struct shim_launch *l)
 {
     Boxer__Shim__V1__ExitRecord *rec = NULL;
@@ -299,13 +302,15 @@ launch_delete(struct shim_launch *l)
         bx_log_warn("delete failed", "exec=%s error=\"%s\"", l->exec_id, err.msg);
     if (rec)
         boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
+    return err.code;
 }
 
 void
 shim_launch_teardown(struct shim_launch *l, bool keep)
 {
     if (l->started) {
-        launch_delete(l);
+        if (launch_delete(l) == 0 && l->shim_removes && !keep)
+            l->mounted = l->created = false; /* the shim's now */
         /* Only left when the shim died before its cleanup. */
         shim_cgroup_remove_stale(l->exec_id, l->dir);
         l->started = false;

@@ -32,6 +32,8 @@ usage(FILE *f)
           "  --ignore-cgroups        enforce no limits (the exit record says so)\n"
           "  --runsc-debug           runsc's debug logs in STATE/runsc-debug/\n"
           "  --linger-secs N         after the exit, wait N s for Delete (default 300)\n"
+          "  --remove-state          once deleted (or after the linger time), unmount\n"
+          "                          STATE/" SHIM_VIEW_NAME " and remove STATE itself\n"
           "  --log-level LEVEL       error, warn, info or debug (default info)\n",
           f);
 }

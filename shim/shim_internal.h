@@ -27,6 +27,8 @@
 #define SHIM_STDERR_NAME "stderr"
 #define SHIM_RECORD_NAME "exit.json"
 #define SHIM_RUNSC_ROOT_NAME "runsc"
+/* The root filesystem view a launcher mounts in the run directory (launch.c). */
+#define SHIM_VIEW_NAME "view/merged"
 #define SHIM_MAX_RUNSC_FLAGS 16
 #define SHIM_DEFAULT_LINGER_S 300
 /* The sandbox's own memory (the runsc processes: sentry, gofer, ptrace stubs) is charged to the
@@ -51,6 +53,7 @@ struct shim_opts {
     bool ignore_cgroups;         /* enforce no limit (the exit record says so) */
     bool runsc_debug;            /* runsc's debug logs into <state_dir>/runsc-debug/ */
     uint64_t linger_s;           /* after the exit, how long to wait for Delete */
+    bool remove_state;           /* the state directory is the shim's once deleted (below) */
     const char *log_level;       /* error, warn, info, debug; default info */
     bool foreground;             /* `run`: stay attached (for debugging); `start` detaches */
 };

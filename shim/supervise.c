@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -257,6 +258,7 @@ shim_on_timer(struct shim *s)
     if (s->linger_until && now >= s->linger_until) {
         bx_log_info("nobody deleted the execution within the linger time; cleaning up");
         s->linger_until = 0;
+        s->lingered = true;
         pthread_mutex_lock(&s->mu);
         s->done = true;
         pthread_mutex_unlock(&s->mu);
@@ -394,6 +396,24 @@ shim_release(struct shim *s)
     pthread_cond_destroy(&s->cv);
 }
 
+/* --remove-state: once the execution was deleted, or nobody deleted it within the linger time,
+ * its caller is done with the run directory: the view it mounted is unmounted and the directory
+ * removed here, after Delete was answered, so that the caller does not wait for either. Not after
+ * SIGTERM: a caller may still be reading the output. */
+static void
+shim_remove_state_dir(const struct shim *s)
+{
+    if (!s->o->remove_state || !(s->delete_ready || s->lingered))
+        return;
+    char view[4200];
+    snprintf(view, sizeof(view), "%s/%s", s->o->state_dir, SHIM_VIEW_NAME);
+    if (umount2(view, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+        bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", view, errno);
+    struct bx_err err = BX_ERR_INIT;
+    if (bx_rm_rf(AT_FDCWD, s->o->state_dir, &err) < 0)
+        bx_log_warn("cannot remove the run directory", "error=\"%s\"", err.msg);
+}
+
 static void
 ready_say(int *ready_fd, const char *what, const char *msg)
 {
@@ -443,7 +463,8 @@ shim_main(const struct shim_opts *o, int ready_fd)
     shim_loop(&s, shim_finished);
     shim_service_stop(&s);
     shim_cleanup_state(&s);
-    shim_release(&s);
     bx_log_info("shim exits");
+    shim_release(&s);
+    shim_remove_state_dir(&s);
     return 0;
 }

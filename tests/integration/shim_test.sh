@@ -19,6 +19,12 @@ start_registry REG || { echo "FAIL: cannot start a registry"; exit 1; }
     { echo "FAIL: cannot push the test images"; exit 1; }
 HOME_DIR=$WORK/h
 mkdir -p "$HOME_DIR" && chmod 0711 "$HOME_DIR"
+# In a sanitizer build, the reports of boxerctl and of the detached shims go to files here: a
+# shim's stderr is its shim.log, in a run directory that is gone by the time a leak report is
+# written at its exit.
+mkdir -p "$WORK/san"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$WORK/san/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$WORK/san/ubsan"
 printf '{"home": "%s", "registry_mirrors": {"docker.io": ["http://%s"]}}\n' "$HOME_DIR" "$REG_ADDR" >"$WORK/config.json"
 export BOXER_SHIM=$SHIM
 ctl() { "$CTL" --config "$WORK/config.json" "$@"; }
@@ -40,10 +46,21 @@ wait_running() {
     return 1
 }
 runsc_procs_of() { ps -eo args= | grep -F -- "$1" | grep -v grep | grep -c runsc || true; }
+# run_dir_gone ID [SECS]: the run directory is gone and its view unmounted (waiting up to SECS
+# for the shim, which removes them after boxerctl's Delete was answered).
+run_dir_gone() {
+    local dir=$HOME_DIR/run/$1 end=$((SECONDS + ${2:-0}))
+    while [[ -e $dir ]] || grep -qF -- " $dir/" /proc/mounts; do
+        ((SECONDS >= end)) && return 1
+        sleep 0.1
+    done
+}
 
 # --- exit codes and signals ----------------------------------------------------------------------
 run e0 --image busybox -- echo hi
 check "echo hi prints hi and exits 0" [ "$rc" -eq 0 -a "$out" = hi ]
+check "... and its shim then unmounts the view and removes the run directory (within 5 s)" \
+    run_dir_gone e0 5
 run e1 --image busybox -- sh -c 'echo to-stderr >&2; exit 1'
 check "exit 1, stderr kept apart" [ "$rc" -eq 1 -a "$(head -1 "$WORK/e1.err")" = to-stderr ]
 run e42 --image busybox -- sh -c 'exit 42'
@@ -190,8 +207,10 @@ check "delete removes a kept execution" ctl delete nocg
 check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$CTL" --config "$WORK/config.json" state nocg
 
 # --- nothing left behind -------------------------------------------------------------------------
-check "no run directory is left" [ -z "$(ls -A "$HOME_DIR/run")" ]
+check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "$1")" ] && exit 0; sleep 0.1; done; ls -A "$1"; exit 1' _ "$HOME_DIR/run"
 left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg}-* /sys/fs/cgroup/boxer/{e0,sk}-* 2>/dev/null | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
+check "no sanitizer report from boxerctl or a shim" \
+    bash -c '[ -z "$(ls -A "$1")" ] || { head -20 "$1"/*; exit 1; }' _ "$WORK/san"
 finish

@@ -49,6 +49,7 @@ test_args_full(void **state)
     assert_int_equal(o.pids_limit, 32);
     assert_int_equal(o.linger_s, 0);
     assert_false(o.ignore_cgroups);
+    assert_false(o.remove_state);
 }
 
 static void
@@ -57,11 +58,12 @@ test_args_defaults(void **state)
     (void)state;
     struct shim_opts o;
     struct bx_err err = BX_ERR_INIT;
-    assert_int_equal(
-        PARSE(&o, &err, "run", "--id", "x", "--bundle", "/b", "--state", "/s", "--ignore-cgroups"),
-        0);
+    assert_int_equal(PARSE(&o, &err, "run", "--id", "x", "--bundle", "/b", "--state", "/s",
+                           "--ignore-cgroups", "--remove-state"),
+                     0);
     assert_true(o.foreground);
     assert_true(o.ignore_cgroups);
+    assert_true(o.remove_state);
     assert_string_equal(o.runsc, "runsc");
     assert_null(o.runsc_root);
     assert_int_equal(o.wall_clock_ms, 0);

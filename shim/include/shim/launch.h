@@ -45,6 +45,9 @@ struct shim_launch_opts {
     bool ignore_cgroups;
     bool runsc_debug;
     const char *log_level; /* the shim's; NULL: info */
+    /* The shim removes the run directory itself once deleted (boxer-shim --remove-state): the
+     * teardown returns when Delete is answered, without waiting for the unmount and removal. */
+    bool shim_removes;
 };
 
 struct shim_rpc_client;
@@ -55,7 +58,8 @@ struct shim_launch {
     char merged[PATH_MAX]; /* the overlay view, root.path */
     bool created;          /* dir was made by this launch: teardown removes it */
     bool mounted;
-    bool started; /* a shim runs for it */
+    bool started;      /* a shim runs for it */
+    bool shim_removes; /* launched with shim_removes */
     /* The connection to the shim's socket, made by the wait and kept for the teardown's
      * Delete (one channel and one gRPC start-up per run, not two). */
     struct shim_rpc_client *cl;
@@ -102,7 +106,8 @@ void shim_launch_path(const struct shim_launch *l, const char *name, char *buf, 
 
 /* Removes what the launch made: tells the shim to delete the sandbox (killing it if it still
  * runs) and exit, removes the shim's leftovers when it died (cgroup), the view's mount, and the
- * run directory unless `keep`. Safe at any stage. */
+ * run directory unless `keep`. With shim_removes, once the shim answered Delete the view and the
+ * directory are its to remove (they go moments after this returns). Safe at any stage. */
 void shim_launch_teardown(struct shim_launch *l, bool keep);
 
 #endif
