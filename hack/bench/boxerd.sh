@@ -199,6 +199,10 @@ cleanup() {
     set +e
     trap - EXIT INT TERM
     [[ -n $PERF_PID ]] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID"
+    if [[ -n ${KA_PID:-} ]]; then # the kept-alive client: it ends at the end of its input
+        [[ -n ${KA[1]:-} ]] && eval "exec ${KA[1]}>&-"
+        wait "$KA_PID" 2>/dev/null
+    fi
     for pid in "${BOXERD_PIDS[@]}"; do
         alive "$pid" && kill -TERM "$pid"
     done
@@ -313,6 +317,7 @@ for img in "${IMAGES[@]}"; do
     ARGS[$img]=$(jq -cn --arg w "${WORDS[$img]}" '$w | split(" ")')
     BODY[$img]=$(jq -cn --arg image "${REF[$img]}" --argjson cmd "${ARGS[$img]}" \
         '{image: $image, cmd: $cmd}')
+    printf '%s' "${BODY[$img]}" >"$W/body.$img"
 done
 
 # ---- two boxerds: (a) the default limits, (b) "ignore_cgroups": true ----
@@ -375,6 +380,38 @@ post() {
     curl -s -m 300 -o "$W/replies/$3.json" -w '%{http_code}' "$1/run" \
         -H 'Content-Type: application/json' --data-binary "${BODY[$2]}" 2>/dev/null || true
 }
+# The kept-alive client: one python3 process holding one HTTP/1.1 connection per boxerd, as a
+# pipeline or the Python SDK does, so that a request costs no client process start. Reads
+# "URL BODY_FILE REPLY_FILE" lines, prints each reply's HTTP status (0: no answer).
+cat >"$W/client.py" <<'EOF'
+import http.client, sys, urllib.parse
+conns = {}
+for line in sys.stdin:
+    url, body_file, reply_file = line.split()
+    u = urllib.parse.urlsplit(url)
+    status, data = 0, b""
+    try:
+        c = conns.get(u.netloc) or http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+        conns[u.netloc] = c
+        with open(body_file, "rb") as f:
+            c.request("POST", "/run", f.read(), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        status, data = r.status, r.read()
+    except Exception:
+        conns.pop(u.netloc, None)
+    with open(reply_file, "wb") as f:
+        f.write(data)
+    print(status, flush=True)
+EOF
+coproc KA { exec /usr/bin/python3 "$W/client.py"; }
+# post_ka URL IMG NAME: as post, through the kept-alive client.
+post_ka() {
+    local code=0
+    printf '%s %s %s\n' "$1" "$W/body.$2" "$W/replies/$3.json" >&"${KA[1]}"
+    read -r code <&"${KA[0]}"
+    echo "$code"
+}
+
 # reply_ok NAME IMG: the reply is 200 with the command's output and exit code 0; its exec_id
 # goes to exec_ids (the cgroup check at the end), "exec_id wall_ms" is printed.
 reply_ok() {
@@ -575,12 +612,17 @@ run_one() {
         fi
         [[ ! -e $(cg_of "$id") ]] || die "runsc left its cgroup /$CG_PARENT/$id"
         ;;
-    boxerd_cg | boxerd_nocg)
+    boxerd_cg | boxerd_nocg | boxerd_cg_ka | boxerd_nocg_ka)
         local url=$URL_a
-        [[ $v == boxerd_nocg ]] && url=$URL_b
+        [[ $v == boxerd_nocg* ]] && url=$URL_b
         t0=${EPOCHREALTIME/./}
-        code=$(post "$url" "$img" "$id")
+        if [[ $v == *_ka ]]; then
+            post_ka "$url" "$img" "$id" >"$W/code"
+        else
+            post "$url" "$img" "$id" >"$W/code"
+        fi
         t1=${EPOCHREALTIME/./}
+        code=$(<"$W/code")
         if ! extra=$(reply_ok "$id" "$img"); then
             printf 'HTTP %s %s\n' "$code" "$(head -c 300 "$W/replies/$id.json" 2>/dev/null)" >"$W/err"
             problem "POST /run ($v, $img, round $n) did not answer ${WANT[$img]}" "$W/err"
@@ -610,7 +652,7 @@ run_one() {
     echo "$n $((t1 - t0)) $extra" >>"$W/times/$img.$v"
 }
 
-VARIANTS=(boxerd_cg raw_cg boxerd_nocg raw_nocg podman healthz)
+VARIANTS=(boxerd_cg raw_cg boxerd_nocg raw_nocg podman healthz boxerd_cg_ka boxerd_nocg_ka)
 wait_quiet "latency"
 LAT_LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 LAT_T0=$SECONDS
@@ -849,9 +891,11 @@ for img in "${IMAGES[@]}"; do
     echo "  (a) same limits: 1 core, 256+32 MiB, 832 host pids"
     row "runsc run, limits in the bundle" "$img" raw_cg
     row "boxerd POST /run (default limits)" "$img" boxerd_cg raw_cg
+    row "  the same, kept-alive client" "$img" boxerd_cg_ka raw_cg
     echo "  (b) no limits"
     row "runsc run --ignore-cgroups" "$img" raw_nocg
     row "boxerd POST /run (ignore_cgroups)" "$img" boxerd_nocg raw_nocg
+    row "  the same, kept-alive client" "$img" boxerd_nocg_ka raw_nocg
     echo "  (c) the usual tool, no limits"
     row "podman run --runtime runsc" "$img" podman raw_nocg
     echo "  (d) the client alone"
@@ -926,10 +970,11 @@ echo
 echo "targets (information only)"
 tgt() { printf '  %-58s %-24s %-12s %s\n' "$1" "$2" "$3" "$4"; }
 for img in "${IMAGES[@]}"; do
-    for pair in "boxerd_cg raw_cg (a)" "boxerd_nocg raw_nocg (b)"; do
+    for pair in "boxerd_cg raw_cg (a)" "boxerd_nocg raw_nocg (b)" "boxerd_cg_ka raw_cg (a),kept-alive" \
+        "boxerd_nocg_ka raw_nocg (b),kept-alive"; do
         read -r v b lbl <<<"$pair"
         ratio=$(div "${MED[$img.$v]}" "${MED[$img.$b]}")
-        tgt "latency $img $lbl, boxerd / raw runsc, medians" "${MED[$img.$v]} / ${MED[$img.$b]} = $ratio" \
+        tgt "latency $img ${lbl/,/ }, boxerd / raw runsc, medians" "${MED[$img.$v]} / ${MED[$img.$b]} = $ratio" \
             "<= $TARGET_RATIO" "$(verdict "$ratio" "<=" "$TARGET_RATIO")"
     done
     tgt "  (information) boxerd (a) / podman, medians" \

@@ -32,9 +32,7 @@ PHASES = [
     ("runsc", "runsc run (exec -> reaped)", "the sandbox, as a raw runsc run"),
     ("record", "reaped -> Wait answered", "drain, exit record, cgroup removal"),
     ("record_fsync", "  of which fsync", "exit.json and its directory"),
-    ("delete", "Wait answered -> unmount", "Delete RPC, the RPC client's close"),
-    ("teardown", "unmount + remove the run dir", "umount2(MNT_DETACH), rm -rf"),
-    ("reply", "-> HTTP reply sent", "resume, the reply"),
+    ("reply", "Wait answered -> HTTP reply sent", "output read, the reply, resume"),
     ("total", "total (request read -> reply sent)", ""),
     ("overhead", "total - runsc run", "what boxerd and the shim add"),
     ("ready", "(spawn -> boxer-shim start returned)", "overlaps the runsc run"),
@@ -112,8 +110,7 @@ def phases(r):
     ready = first(lambda e: e["tid"] == w and e["name"] == "wait4" and e["ret"][:1].isdigit()
                   and e["t"] >= spawn["t"])
     answer = first(lambda e: e["tid"] == dpid and e["name"] == "sendmsg" and e["t"] > reaped["t"])
-    umount = first(lambda e: e["tid"] == w and e["name"] == "umount2")
-    rm_end = last(lambda e: e["tid"] == w and e["name"] == "unlinkat")
+    # The Delete, the unmount and the removal come after the reply: not part of the latency.
     reply = r[-1]
 
     def fsyncs(tid, lo, hi):
@@ -130,9 +127,7 @@ def phases(r):
         "runsc": reaped["t"] - rexec["t"],
         "record": answer["t"] - reaped["t"],
         "record_fsync": fsyncs(dpid, reaped["t"], answer["t"]),
-        "delete": umount["t"] - answer["t"],
-        "teardown": end(rm_end) - umount["t"],
-        "reply": reply["t"] - end(rm_end),
+        "reply": reply["t"] - answer["t"],
         "total": reply["t"] - t0,
         "ready": end(ready) - spawn["t"],
     }

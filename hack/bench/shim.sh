@@ -312,6 +312,7 @@ for ((i = 2; i < ${#shim_argv[@]}; i++)); do
     a=${shim_argv[i]}
     case $a in
     --id | --bundle | --state) ((i++)) ;;
+    --remove-state) ;; # the foreground shim's output and record are read after it exits
     --runsc-flag=*) RUNSC_FLAGS+=("${a#--runsc-flag=}"); SHIM_ARGS+=("$a") ;;
     *) SHIM_ARGS+=("$a") ;;
     esac
@@ -356,7 +357,7 @@ VARIANTS=(raw_cg ctl_cg shim_cg raw_nocg ctl_nocg shim_nocg)
 # run_one IMAGE VARIANT ROUND: one timed run, its output checked; appends "ROUND µs" to
 # times/IMAGE.VARIANT
 run_one() {
-    local img=$1 v=$2 n=$3 rb=$W/raw/$1 id t0 t1 out rc=0 what state
+    local img=$1 v=$2 n=$3 rb=$W/raw/$1 id t0 t1 out rc=0 what state i
     local -a cmd
     argv_of cmd "$img"
     id=$TAG-$(short "$img")-${v/_/-}-$n
@@ -386,7 +387,10 @@ run_one() {
         out=$("$CTL" --config "$cfg" run --id "$id" --image "$img" -- "${cmd[@]}" 2>"$W/err") ||
             rc=$?
         t1=${EPOCHREALTIME/./}
-        [[ ! -e $H/run/$id ]] || die "boxerctl left $H/run/$id"
+        # Its shim removes the run directory once boxerctl's Delete is answered: waited for
+        # here, untimed, so that the next command does not share the machine with it.
+        for ((i = 0; i < 100; i++)); do [[ -e $H/run/$id ]] || break; sleep 0.05; done
+        [[ ! -e $H/run/$id ]] || die "boxerctl's shim left $H/run/$id (5 s after boxerctl exited)"
         ;;
     shim_cg | shim_nocg)
         local extra=()
