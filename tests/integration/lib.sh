@@ -118,3 +118,23 @@ no_boxer_procs() {
     while read -r line; do echo "    left: $line"; done <<<"$left"
     return 1
 }
+
+# sanitizer_logs_to DIR: in a sanitizer build, the reports of what is started from here on
+# (boxerd, boxerctl, and the detached shims, whose stderr is a log in a run directory that is
+# removed before a leak report is written at their exit) go to files in DIR.
+sanitizer_logs_to() {
+    mkdir -p "$1"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$1/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$1/ubsan"
+}
+
+# no_sanitizer_reports DIR [LOG...]: no report in DIR's files nor in the logs; else prints them.
+no_sanitizer_reports() {
+    local dir=$1
+    shift
+    if [[ -n $(ls -A "$dir" 2>/dev/null) ]]; then
+        head -n 20 "$dir"/*
+        return 1
+    fi
+    ! grep -sE "(Address|Undefined|Leak|Thread)Sanitizer|runtime error:" "$@"
+}

@@ -58,6 +58,7 @@ else
 fi
 HOME_DIR=$HOMES/home
 MARK=sdk-test.$$.$RANDOM # in boxerd's environment, and so in what it starts
+sanitizer_logs_to "$WORK/san" # boxerd's and its shims' reports (lib.sh)
 BOXERD_PID=""
 
 alive() {
@@ -221,5 +222,5 @@ check "SIGTERM stops boxerd: exit status 0 ($stop_rc)" [ "$stop_rc" -eq 0 ]
 check "no boxer-shim or runsc process of it is left" no_procs_left
 check "its home/run is empty" run_dir_empty
 check "no mount under its home is left" no_mounts_left
-check "boxerd logged no sanitizer report" bash -c '! grep -qsE "(Address|Undefined|Leak|Thread)Sanitizer|runtime error:" "$1"' _ "$WORK/boxerd.log"
+check "no sanitizer report from boxerd or its shims" no_sanitizer_reports "$WORK/san" "$WORK/boxerd.log"
 finish

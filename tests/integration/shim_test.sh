@@ -19,12 +19,7 @@ start_registry REG || { echo "FAIL: cannot start a registry"; exit 1; }
     { echo "FAIL: cannot push the test images"; exit 1; }
 HOME_DIR=$WORK/h
 mkdir -p "$HOME_DIR" && chmod 0711 "$HOME_DIR"
-# In a sanitizer build, the reports of boxerctl and of the detached shims go to files here: a
-# shim's stderr is its shim.log, in a run directory that is gone by the time a leak report is
-# written at its exit.
-mkdir -p "$WORK/san"
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$WORK/san/asan"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$WORK/san/ubsan"
+sanitizer_logs_to "$WORK/san"
 printf '{"home": "%s", "registry_mirrors": {"docker.io": ["http://%s"]}}\n' "$HOME_DIR" "$REG_ADDR" >"$WORK/config.json"
 export BOXER_SHIM=$SHIM
 ctl() { "$CTL" --config "$WORK/config.json" "$@"; }
@@ -211,6 +206,5 @@ check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "
 left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg}-* /sys/fs/cgroup/boxer/{e0,sk}-* 2>/dev/null | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
-check "no sanitizer report from boxerctl or a shim" \
-    bash -c '[ -z "$(ls -A "$1")" ] || { head -20 "$1"/*; exit 1; }' _ "$WORK/san"
+check "no sanitizer report from boxerctl or a shim" no_sanitizer_reports "$WORK/san"
 finish
