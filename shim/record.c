@@ -70,7 +70,9 @@ shim_record_write(int dirfd, const struct shim_record *r, struct bx_err *err)
     cleanup_free char *text = shim_record_to_json(r);
     if (!text)
         return bx_err_set(err, BX_ENOMEM, "exit record: out of memory");
-    return bx_write_file_atomic(dirfd, SHIM_RECORD_NAME, text, strlen(text), 0644, err);
+    /* Atomic, not durable: the fsyncs (1-2 ms between the exit and the Wait's answer) would
+     * only keep a record across a host crash, after which boxerd removes the run anyway. */
+    return bx_write_file_replace(dirfd, SHIM_RECORD_NAME, text, strlen(text), 0644, err);
 }
 
 int
