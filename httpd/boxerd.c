@@ -23,6 +23,7 @@
 #include "common/runsc.h"
 #include "httpd_internal.h"
 #include "oci/store_config.h"
+#include "shim/launch.h"
 
 struct args {
     const char *config;
@@ -160,6 +161,7 @@ boxerd_open(struct boxerd *d, const struct args *a, struct bx_err *err)
     reconcile_runs(d);
     shim_rpc_hold();
     d->rpc_held = true;
+    shim_launch_spare_enable(NULL);
     if (executor_new(d, &d->exec, err) < 0 || server_start(d, err) < 0)
         return err->code;
     return 0;
@@ -173,6 +175,7 @@ boxerd_close(struct boxerd *d, int grace_s)
         MHD_quiesce_daemon(d->mhd); /* no new connections */
     executor_shutdown(d->exec, grace_s);
     d->exec = NULL;
+    shim_launch_spare_disable();
     server_stop(d);
     if (d->rpc_held)
         shim_rpc_release();

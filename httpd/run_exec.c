@@ -214,6 +214,7 @@ executor_run_job(struct boxerd *d, struct run_job *job)
     if (s.rec)
         boxer__shim__v1__exit_record__free_unpacked(s.rec, NULL);
     shim_launch_teardown(&s.l, false);
+    shim_launch_spare_refill(); /* for the next run, now that this one has its answer */
     if (s.use_fd >= 0)
         close(s.use_fd);
     oci_env_free(s.env);

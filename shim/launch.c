@@ -202,18 +202,20 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     if (o->shim_removes)
         argv[n++] = "--remove-state";
     argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of other
-     * clients, files) open. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, shim, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim);
+    pid_t pid = shim_launch_spare_take(shim, argv + 1);
+    if (!pid) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of
+         * other clients, files) open. */
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        int rc = posix_spawnp(&pid, shim, &fa, NULL, (char *const *)argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0)
+            return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim);
+    }
     int ws = 0;
     pid_t r;
     while ((r = waitpid(pid, &ws, 0)) < 0 && errno == EINTR)

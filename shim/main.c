@@ -4,6 +4,9 @@
  *       detaches (a new session: a restart of its caller does not end it), prints the status
  *       socket's path once it is ready and exits 0; or prints the error and exits 1.
  *   boxer-shim run ...   the same without detaching, for debugging.
+ *   boxer-shim spare
+ *       a shim started ahead of its run: loaded, it waits on stdin for the arguments of `start`
+ *       (NUL-separated, up to EOF), then is that `start`. Nothing before EOF: it exits 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@ static void
 usage(FILE *f)
 {
     fputs("usage: boxer-shim start|run --id ID --bundle DIR --state DIR [options]\n"
+          "       boxer-shim spare   (reads the arguments of start from stdin)\n"
           "  --runsc PATH            runsc binary (default: runsc in PATH)\n"
           "  --runsc-root DIR        runsc --root (default: STATE/runsc)\n"
           "  --runsc-flag FLAG       a global runsc flag, e.g. --runsc-flag=--platform=ptrace\n"
@@ -106,9 +110,58 @@ start_detached(const struct shim_opts *o)
     _exit(shim_main(o, ready[1]));
 }
 
+/* `spare`: the arguments of `start` from stdin, as an argv of `boxer-shim start ...` in static
+ * storage. 0 with *argc = 0 when stdin ended empty (the spare was let go). */
+static int
+spare_args(int *argc, char ***argv)
+{
+    static char buf[16384];
+    static char *args[SHIM_SPARE_MAX_ARGS + 2];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (len += (size_t)n) == sizeof(buf) - 1) {
+            fputs("boxer-shim: spare: cannot read its arguments\n", stderr);
+            return -1;
+        }
+    }
+    *argc = 0;
+    if (len == 0)
+        return 0;
+    buf[len] = '\0';
+    args[(*argc)++] = "boxer-shim";
+    for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+        if (*argc == SHIM_SPARE_MAX_ARGS + 1) {
+            fputs("boxer-shim: spare: too many arguments\n", stderr);
+            return -1;
+        }
+        args[(*argc)++] = buf + i;
+    }
+    args[*argc] = NULL;
+    *argv = args;
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "spare") == 0) {
+        if (spare_args(&argc, &argv) < 0)
+            return 2;
+        if (argc == 0)
+            return 0;
+        /* stdin was the pipe: the rest reads /dev/null, as a spawned `start` does */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+            return 2;
+        close(null);
+        if (strcmp(argv[1], "start") != 0) {
+            fputs("boxer-shim: spare: the arguments must be those of start\n", stderr);
+            return 2;
+        }
+    }
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

@@ -30,6 +30,8 @@
 /* The root filesystem view a launcher mounts in the run directory (launch.c). */
 #define SHIM_VIEW_NAME "view/merged"
 #define SHIM_MAX_RUNSC_FLAGS 16
+/* The most arguments a spare shim takes (launch.c passes about 25). */
+#define SHIM_SPARE_MAX_ARGS 64
 #define SHIM_DEFAULT_LINGER_S 300
 /* The sandbox's own memory (the runsc processes: sentry, gofer, ptrace stubs) is charged to the
  * cgroup too; measured at 18-26 MB. The allowance keeps it out of the program's limit. */

@@ -359,6 +359,11 @@ check "quick start: python:3.12-slim print(42) answers stdout \"42\\n\", stderr 
 check "... its exec_id is boxer-<uuid4> ($(field qs exec_id))" expect qs 'exec_id_ok()'
 check "... exit_code and wall_ms are JSON integers (wall_ms $(field qs wall_ms))" \
     expect qs 'is_int(b["exit_code"]) and is_int(b["wall_ms"])'
+# boxerd keeps one `boxer-shim spare` started ahead of the next run (shim/spare.c); the runs
+# above took one each and a new one was started after each.
+spares() { ps --ppid "$1" -o args= | grep -c 'boxer-shim spare$' || true; }
+check "boxerd keeps one spare shim for the next run ($(spares "$A_PID"))" \
+    bash -c 'for _ in $(seq 50); do [ "$(ps --ppid "$1" -o args= | grep -c "boxer-shim spare$")" = 1 ] && exit 0; sleep 0.1; done; exit 1' _ "$A_PID"
 # Seed 001's quick test, verbatim.
 (cd "$CLIENT" && timeout 120 curl -s "$BASE/run" \
 -H 'Content-Type: application/json' \

@@ -90,15 +90,21 @@ stop_proxy() {
 
 # boxer_procs HOME MARK: the boxer-shim, runsc and sandbox processes still there that a boxerd
 # with that home started: MARK (BOXERD_TEST_MARK=MARK) in their environment, or HOME in their
-# command line. One "pid comm args" line each.
+# command line. One "pid comm args" line each. Not a live boxerd's spare shim (a `boxer-shim
+# spare` whose parent is boxerd): that one is part of the daemon; a spare left without its
+# boxerd is listed.
 boxer_procs() {
-    local home=$1 mark=$2 p comm args
+    local home=$1 mark=$2 p comm args ppid
     for p in /proc/[0-9]*; do
         # (a process may exit at any point: 2>/dev/null comes before each < so that bash's own
         # "No such process" is silenced too)
         comm=$(cat 2>/dev/null "$p/comm") || continue
         case $comm in boxer-shim | runsc* | exe) ;; *) continue ;; esac
         args=$(tr 2>/dev/null '\0' ' ' <"$p/cmdline") || continue
+        if [[ $args == *"boxer-shim spare " ]]; then
+            ppid=$(awk 2>/dev/null '{print $4}' "$p/stat") || continue
+            [[ $(cat 2>/dev/null "/proc/$ppid/comm") == boxerd ]] && continue
+        fi
         if [[ $args == *"$home/"* ]] ||
             tr 2>/dev/null '\0' '\n' <"$p/environ" | grep -qxF "BOXERD_TEST_MARK=$mark"; then
             echo "${p#/proc/} $comm ${args:0:150}"

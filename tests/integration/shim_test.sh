@@ -201,6 +201,11 @@ check "... the shim is gone after the run, its record read from disk" grep -q '"
 check "delete removes a kept execution" ctl delete nocg
 check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$CTL" --config "$WORK/config.json" state nocg
 
+# --- the spare shim (boxerd keeps one; its runs are tested in boxerd_test) -----------------------
+check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
+check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
+    bash -c 'printf "run\0--id\0x" | "$1" spare 2>/dev/null; [ $? -eq 2 ]' _ "$SHIM"
+
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "$1")" ] && exit 0; sleep 0.1; done; ls -A "$1"; exit 1' _ "$HOME_DIR/run"
 left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg}-* /sys/fs/cgroup/boxer/{e0,sk}-* 2>/dev/null | tr '\n' ' ')

@@ -83,7 +83,19 @@ int shim_launch_prepare_dirs(const struct shim_launch_opts *o, struct shim_launc
 int shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim_launch *l,
                              struct bx_err *err);
 
-/* Runs `boxer-shim start` and returns once its socket is ready. */
+/* A spare shim (spare.c): `boxer-shim spare` started ahead of the next launch, which then does
+ * not wait for the shim's exec and loading. For a long-lived caller (boxerd): enable starts one
+ * (shim_path NULL: shim_launch_shim_path()), refill starts the next once one was taken (call it
+ * off the run's critical path), disable lets it go and reaps it. Thread-safe. */
+void shim_launch_spare_enable(const char *shim_path);
+void shim_launch_spare_refill(void);
+void shim_launch_spare_disable(void);
+/* Hands `args` (those of `boxer-shim start`, without argv[0]) to the spare if it runs
+ * `shim_path`: its pid (it is now that `start`), else 0 (none; the caller spawns). */
+pid_t shim_launch_spare_take(const char *shim_path, const char *const *args);
+
+/* Runs `boxer-shim start` (or gives its arguments to the spare) and returns once its socket is
+ * ready. */
 int shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struct bx_err *err);
 
 /* Waits for the exit (timeout_ms < 0: no deadline) and returns the exit record (free with
