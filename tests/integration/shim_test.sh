@@ -208,7 +208,18 @@ check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "$1")" ] && exit 0; sleep 0.1; done; ls -A "$1"; exit 1' _ "$HOME_DIR/run"
-left=$(ls -d /sys/fs/cgroup/*/boxer/{e0,k1,bomb,w50,sk,oom,sock,nocg}-* /sys/fs/cgroup/boxer/{e0,sk}-* 2>/dev/null | tr '\n' ' ')
+# This run's cgroups only (another suite may be running): <id>-<FNV-1a of the run directory>,
+# as shim/cgroup.c names them.
+cg_name() {
+    /usr/bin/python3 -c 'import sys
+h = 2166136261
+for b in sys.argv[2].encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("%s-%08x" % (sys.argv[1], h))' "$1" "$HOME_DIR/run/$1"
+}
+left=$(for id in e0 k1 bomb w50 sk oom sock nocg; do
+    ls -d /sys/fs/cgroup/*/boxer/"$(cg_name "$id")" /sys/fs/cgroup/boxer/"$(cg_name "$id")" 2>/dev/null
+done | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
 check "no sanitizer report from boxerctl or a shim" no_sanitizer_reports "$WORK/san"
