@@ -441,6 +441,13 @@ shim_main(const struct shim_opts *o, int ready_fd)
     pthread_cond_init(&s.cv, NULL);
     s.status = BOXER__SHIM__V1__STATUS__STATUS_CREATED;
     struct bx_err err = BX_ERR_INIT;
+    /* The options, since `ps` shows only "boxer-shim spare" for a shim that was a spare. */
+    bx_log_info("starting",
+                "wall_clock_ms=%llu output_limit=%llu memory_bytes=%llu "
+                "cpu_millicores=%llu pids=%llu ignore_cgroups=%d remove_state=%d",
+                (unsigned long long)o->wall_clock_ms, (unsigned long long)o->output_limit_bytes,
+                (unsigned long long)o->memory_bytes, (unsigned long long)o->cpu_millicores,
+                (unsigned long long)o->pids_limit, o->ignore_cgroups, o->remove_state);
     /* runsc is started before the RPC server: fork() is only safe before gRPC's threads. */
     if (shim_prepare(&s, &err) < 0 || shim_start_runsc(&s, &err) < 0 ||
         shim_service_start(&s, &err) < 0) {

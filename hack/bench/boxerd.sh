@@ -150,16 +150,21 @@ alive() {
     [[ -n $st && $st != Z ]]
 }
 
-# Signals SIGNAL to every boxer-shim whose --state is under $W; prints how many there were.
+# Signals SIGNAL to every boxer-shim whose --state is under $W (its command line says so, or,
+# for a shim that was boxerd's spare and so shows "boxer-shim spare", its shim.pid there). A
+# spare that was never used exits with its boxerd. Prints how many there were.
 signal_shims() {
-    local sig=$1 f pid comm cmd n=0
+    local sig=$1 f pid comm cmd n=0 ours=" "
+    for f in "$W"/*/run/*/shim.pid; do
+        [[ -s $f ]] && ours+="$(<"$f") "
+    done
     for f in /proc/[0-9]*/comm; do
         pid=${f#/proc/}
         pid=${pid%/comm}
         read -r comm 2>/dev/null <"$f" || continue
         [[ $comm == boxer-shim ]] || continue
         cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-        [[ $cmd == *" --state $W/"* ]] || continue
+        [[ $cmd == *" --state $W/"* || $ours == *" $pid "* ]] || continue
         kill "-$sig" "$pid" 2>/dev/null && n=$((n + 1))
     done
     echo "$n"
@@ -469,8 +474,9 @@ for img in "${IMAGES[@]}"; do
         *) RUNSC_FLAGS+=("$a") ;;
         esac
     done
-    SHIM_LIMITS=$(tr '\0' '\n' <"/proc/$(cat "$run/shim.pid")/cmdline" |
-        grep -E '^--(memory-bytes|cpu-millicores|pids|wall-clock-ms)=' | tr '\n' ' ')
+    # (from its log: a shim that was boxerd's spare has "boxer-shim spare" as its command line)
+    SHIM_LIMITS=$(sed -n 's/.* msg=starting //p' "$run/shim.log" | tr ' ' '\n' |
+        grep -E '^(memory_bytes|cpu_millicores|pids|wall_clock_ms)=' | tr '\n' ' ' || true)
     wait "$cpid" || die "the sleep 5 run of $img failed"
     [[ $(jq -r .exit_code "$W/replies/sleep-$img.json") == 0 ]] || die "the sleep 5 run of $img failed"
     jq -r .exec_id "$W/replies/sleep-$img.json" >>"$W/exec_ids"
@@ -871,7 +877,7 @@ cat <<EOF
 Boxer boxerd benchmark
   machine    $(nproc) cores, $(uname -r); runsc $(runsc --version 2>/dev/null | awk 'NR == 1 {print $3}'), $(podman --version)
   boxerd     $BOXERD (${BUILD_TYPE:-no build type}), max_concurrent_runs $((CONC > 4 ? CONC : 4))
-             (a) default limits, shim flags: $SHIM_LIMITS
+             (a) default limits, shim options: $SHIM_LIMITS
              (b) "ignore_cgroups": true
   raw runsc  runsc ${RUNSC_FLAGS[*]} run (boxerd's bundle, own overlay view of the same rootfs)
              (a) + linux.resources and cgroupsPath: $CG_CHECK
