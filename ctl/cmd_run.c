@@ -241,12 +241,12 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     }
     if (rc == 0)
         rc = shim_launch_start(&o, &l, &err);
-    /* gRPC stays up until the process exits: shutting it down when the client closes costs a
-     * few ms of waiting for its threads, after the run, for nothing. */
-    if (rc == 0)
+    if (rc == 0) {
+        /* gRPC stays up until the process exits: shutting it down when the client closes
+         * costs a few ms of waiting for its threads, after the run, for nothing. */
         shim_rpc_hold();
-    if (rc == 0)
         rc = shim_launch_wait(&l, -1, &rec, &err);
+    }
     int status = 1;
     if (rc < 0) {
         ctl_fail(&err);

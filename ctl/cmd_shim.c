@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "api/shim_rpc.h"
@@ -427,11 +426,8 @@ ctl_cmd_delete(struct ctl *c, int argc, char **argv)
             kill(pid, SIGKILL);
     }
     shim_cgroup_remove_stale(id, dir);
-    /* boxerctl run's overlay view, when its run was interrupted. */
-    char view[PATH_MAX + 16];
-    snprintf(view, sizeof(view), "%s/%s", dir, SHIM_VIEW_NAME);
-    umount2(view, MNT_DETACH);
-    if (bx_rm_rf(AT_FDCWD, dir, &err) < 0)
+    /* (with boxerctl run's overlay view, when its run was interrupted) */
+    if (shim_run_dir_remove(dir, &err) < 0)
         status = ctl_fail(&err);
     return status;
 }

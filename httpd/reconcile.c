@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "api/shim_rpc.h"
@@ -22,7 +21,7 @@
 static void
 reconcile_one(const char *run_dir, const char *id)
 {
-    char dir[PATH_MAX], sock[PATH_MAX + 16], view[PATH_MAX + 16];
+    char dir[PATH_MAX], sock[PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s/%s", run_dir, id);
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
@@ -44,10 +43,8 @@ reconcile_one(const char *run_dir, const char *id)
         shim_rpc_client_close(cl);
     }
     shim_cgroup_remove_stale(id, dir);
-    snprintf(view, sizeof(view), "%s/%s", dir, SHIM_VIEW_NAME);
-    umount2(view, MNT_DETACH);
     struct bx_err err = BX_ERR_INIT;
-    if (bx_rm_rf(AT_FDCWD, dir, &err) < 0)
+    if (shim_run_dir_remove(dir, &err) < 0)
         bx_log_warn("cannot remove a run directory", "exec=%s error=\"%s\"", id, err.msg);
     else
         bx_log_info("removed a run left behind", "exec=%s shim_was_alive=%d", id, pid != 0);

@@ -243,24 +243,16 @@ shim_pid_alive(int dirfd)
     return strncmp(comm, "boxer-shim\n", 11) == 0 ? pid : 0;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 shim_wait_exit(struct shim_rpc_client *cl, const char *dir, const char *exec_id, int timeout_ms,
                Boxer__Shim__V1__ExitRecord **rec, struct bx_err *err)
 {
-    int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? shim_now_ms(CLOCK_MONOTONIC) + timeout_ms : 0;
     cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     for (;;) {
         int left = -1;
         if (deadline) {
-            int64_t l = deadline - mono_ms();
+            int64_t l = deadline - shim_now_ms(CLOCK_MONOTONIC);
             if (l <= 0)
                 return bx_err_set(err, BX_ETIMEDOUT, "Wait: no exit within %d ms", timeout_ms);
             left = (int)l;
@@ -311,7 +303,7 @@ void
 shim_launch_teardown(struct shim_launch *l, bool keep)
 {
     if (l->started) {
-        if (launch_delete(l) == 0 && l->shim_removes && !keep)
+        if (launch_delete(l) == 0 && l->shim_removes)
             l->mounted = l->created = false; /* the shim's now */
         /* Only left when the shim died before its cleanup. */
         shim_cgroup_remove_stale(l->exec_id, l->dir);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/err.h"
 
@@ -30,12 +31,20 @@
 /* The root filesystem view a launcher mounts in the run directory (launch.c). */
 #define SHIM_VIEW_NAME "view/merged"
 #define SHIM_MAX_RUNSC_FLAGS 16
-/* The most arguments a spare shim takes (launch.c passes about 25). */
+/* The most arguments a spare shim takes (launch.c passes about 25), and their bytes. */
 #define SHIM_SPARE_MAX_ARGS 64
+#define SHIM_SPARE_MAX_BYTES 8192
 #define SHIM_DEFAULT_LINGER_S 300
 /* The sandbox's own memory (the runsc processes: sentry, gofer, ptrace stubs) is charged to the
  * cgroup too; measured at 18-26 MB. The allowance keeps it out of the program's limit. */
 #define SHIM_SANDBOX_MEMORY_ALLOWANCE (32ull << 20)
+
+/* Milliseconds of `clock` (CLOCK_MONOTONIC, CLOCK_REALTIME). */
+int64_t shim_now_ms(clockid_t clock);
+
+/* Unmounts the view (SHIM_VIEW_NAME) in the run directory `dir` if it is mounted, and removes
+ * `dir` with everything in it (rundir.c). */
+int shim_run_dir_remove(const char *dir, struct bx_err *err);
 
 /* ---- options (args.c) ---- */
 

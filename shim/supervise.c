@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mount.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -405,12 +404,8 @@ shim_remove_state_dir(const struct shim *s)
 {
     if (!s->o->remove_state || !(s->delete_ready || s->lingered))
         return;
-    char view[4200];
-    snprintf(view, sizeof(view), "%s/%s", s->o->state_dir, SHIM_VIEW_NAME);
-    if (umount2(view, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-        bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", view, errno);
     struct bx_err err = BX_ERR_INIT;
-    if (bx_rm_rf(AT_FDCWD, s->o->state_dir, &err) < 0)
+    if (shim_run_dir_remove(s->o->state_dir, &err) < 0)
         bx_log_warn("cannot remove the run directory", "error=\"%s\"", err.msg);
 }
 

@@ -49,7 +49,6 @@ struct shim {
     struct shim_rpc_server *srv;
 };
 
-int64_t shim_now_ms(clockid_t clock);
 void shim_stop_sandbox(struct shim *s, const char *why);
 /* The main thread's side of Kill and Delete (service.c). */
 void shim_on_command(struct shim *s);

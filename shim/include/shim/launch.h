@@ -46,7 +46,8 @@ struct shim_launch_opts {
     bool runsc_debug;
     const char *log_level; /* the shim's; NULL: info */
     /* The shim removes the run directory itself once deleted (boxer-shim --remove-state): the
-     * teardown returns when Delete is answered, without waiting for the unmount and removal. */
+     * teardown returns when Delete is answered, without waiting for the unmount and removal.
+     * The directory goes whatever the teardown's `keep` says: not for a run to keep. */
     bool shim_removes;
 };
 
