@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/shim_rpc.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "api/shim_rpc.h"
 #include "common/runsc.h"
 #include "httpd_internal.h"
 #include "oci/store_config.h"
@@ -159,8 +159,6 @@ boxerd_open(struct boxerd *d, const struct args *a, struct bx_err *err)
     if (oci_store_open_config(&d->config, NULL, &d->registry, &d->store, err) < 0)
         return err->code;
     reconcile_runs(d);
-    shim_rpc_hold();
-    d->rpc_held = true;
     shim_launch_spare_enable(NULL);
     if (executor_new(d, &d->exec, err) < 0 || server_start(d, err) < 0)
         return err->code;
@@ -177,8 +175,6 @@ boxerd_close(struct boxerd *d, int grace_s)
     d->exec = NULL;
     shim_launch_spare_disable();
     server_stop(d);
-    if (d->rpc_held)
-        shim_rpc_release();
     oci_store_close(d->store);
     oci_registry_free(d->registry);
     if (d->files_fd > 0)
@@ -202,10 +198,13 @@ main(int argc, char **argv)
     static struct boxerd d;
     d.files_fd = -1;
     struct bx_err err = BX_ERR_INIT;
+    /* gRPC for the daemon's life: each run's shim client then finds it started. */
+    shim_rpc_hold();
     if (boxerd_open(&d, &a, &err) < 0) {
         bx_log_error("cannot start", "error=\"%s\"", err.msg);
         fprintf(stderr, "boxerd: %s\n", err.msg);
         boxerd_close(&d, 0);
+        shim_rpc_release();
         return 1;
     }
     bx_log_info("listening", "addr=%s home=%s platform=%s swagger=%s", d.config.listen_addr,
@@ -215,6 +214,7 @@ main(int argc, char **argv)
         ;
     bx_log_info("stopping", "signal=%d grace_s=%d", sig, a.grace_s);
     boxerd_close(&d, a.grace_s);
+    shim_rpc_release();
     bx_log_info("stopped");
     return 0;
 }

@@ -38,7 +38,6 @@ struct boxerd {
     struct executor *exec;
     struct MHD_Daemon *mhd;
     bool stopping;
-    bool rpc_held; /* shim_rpc_hold() while it runs */
 };
 
 /* ---- one HTTP request (server.c) ---- */
