@@ -115,7 +115,7 @@ start_detached(const struct shim_opts *o)
 static int
 spare_args(int *argc, char ***argv)
 {
-    static char buf[16384];
+    static char buf[SHIM_SPARE_MAX_BYTES + 2]; /* one more than a spare takes: "too long" */
     static char *args[SHIM_SPARE_MAX_ARGS + 2];
     size_t len = 0;
     ssize_t n;

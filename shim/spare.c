@@ -112,8 +112,8 @@ shim_launch_spare_take(const char *shim_path, const char *const *args)
     pthread_mutex_unlock(&spare_mu);
     if (!same)
         return 0;
-    /* The arguments, NUL-separated; a pipe holds them whole (far below PIPE_BUF * 16). */
-    char buf[8192];
+    /* The arguments, NUL-separated; a pipe holds them whole (its 64 KiB are far more). */
+    char buf[SHIM_SPARE_MAX_BYTES];
     size_t len = 0;
     bool fits = true;
     for (size_t i = 0; args[i] && fits; i++) {
@@ -123,11 +123,13 @@ shim_launch_spare_take(const char *shim_path, const char *const *args)
             memcpy(buf + len, args[i], n), len += n;
     }
     ssize_t w = fits ? write(fd, buf, len) : -1;
+    int saved = fits ? errno : E2BIG;
     close(fd);
     if (w == (ssize_t)len)
         return pid;
     /* It died before it was needed, or the arguments do not fit: let it go. */
-    bx_log_warn("the spare shim could not be used; starting one", "errno=%d", errno);
+    bx_log_warn("the spare shim could not be used; starting one", "pid=%d errno=%d", (int)pid,
+                saved);
     reap(pid);
     return 0;
 }

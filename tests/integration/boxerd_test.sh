@@ -361,9 +361,25 @@ check "... exit_code and wall_ms are JSON integers (wall_ms $(field qs wall_ms))
     expect qs 'is_int(b["exit_code"]) and is_int(b["wall_ms"])'
 # boxerd keeps one `boxer-shim spare` started ahead of the next run (shim/spare.c); the runs
 # above took one each and a new one was started after each.
-spares() { ps --ppid "$1" -o args= | grep -c 'boxer-shim spare$' || true; }
-check "boxerd keeps one spare shim for the next run ($(spares "$A_PID"))" \
-    bash -c 'for _ in $(seq 50); do [ "$(ps --ppid "$1" -o args= | grep -c "boxer-shim spare$")" = 1 ] && exit 0; sleep 0.1; done; exit 1' _ "$A_PID"
+spare_pids() { ps --ppid "$1" -o pid=,args= | awk '$NF == "spare" && $(NF-1) ~ /boxer-shim$/ {print $1}'; }
+one_spare() {
+    for _ in $(seq 50); do
+        [[ $(spare_pids "$1" | wc -l) == 1 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "boxerd keeps one spare shim for the next run" one_spare "$A_PID"
+# A spare that died before it was needed (killed here) is not used: the run starts its own
+# shim, and a new spare is started after it.
+dead_spare=$(spare_pids "$A_PID" | head -1)
+kill -KILL "$dead_spare" 2>/dev/null
+run_json spare_dead "$BASE" '{"image":"busybox","cmd":["echo","after"]}'
+check "a run after its spare was killed works" expect spare_dead 'result("after\n", 0)'
+check "... boxerd says it started a shim instead" grep -q 'the spare shim could not be used' "$WORK/A.log"
+# new_spare BOXERD_PID OLD: one spare, OLD reaped (not even a zombie child left).
+new_spare() { one_spare "$1" && ! ps --ppid "$1" -o pid= | grep -qw "$2"; }
+check "... and keeps a new spare, the dead one reaped (pid $dead_spare)" new_spare "$A_PID" "$dead_spare"
 # Seed 001's quick test, verbatim.
 (cd "$CLIENT" && timeout 120 curl -s "$BASE/run" \
 -H 'Content-Type: application/json' \
