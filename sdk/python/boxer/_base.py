@@ -93,7 +93,9 @@ def run_body(
         if isinstance(limits, ResourceLimits):
             sent = limits.to_dict()
         elif isinstance(limits, Mapping):
-            sent = {k: v for k, v in limits.items() if v is not None}
+            # through ResourceLimits: a misspelled key is a TypeError here, not a limit the
+            # server ignores
+            sent = ResourceLimits(**limits).to_dict()
         else:
             raise TypeError(f"limits must be a ResourceLimits, not {type(limits).__name__}")
         if sent:
@@ -200,25 +202,12 @@ class Upload:
         yield self.tail
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        """The body for httpx.AsyncClient (pass upload.__aiter__())."""
-        yield self.head
-        if self.data is not None:
-            if self.data:
-                yield self.data
-        else:
-            assert self.fileobj is not None
-            sent = 0
-            loop = asyncio.get_running_loop()
-            while self.size is None or sent < self.size:
-                # file reads may block: off the event loop
-                chunk = await loop.run_in_executor(None, self.fileobj.read, self._want(sent))
-                if not chunk:
-                    break
-                self._check_chunk(chunk)
-                sent += len(chunk)
-                yield bytes(chunk)
-            self._check_end(sent)
-        yield self.tail
+        """The body for httpx.AsyncClient (pass upload.__aiter__()): the same parts as
+        __iter__, each step run off the event loop (file reads may block)."""
+        it = iter(self)
+        loop = asyncio.get_running_loop()
+        while (chunk := await loop.run_in_executor(None, next, it, None)) is not None:
+            yield chunk
 
 
 def _remaining_size(f: Any) -> Optional[int]:
@@ -357,7 +346,11 @@ def run_result(resp: httpx.Response) -> RunResult:
 def upload_result(resp: httpx.Response, remote_path: str) -> str:
     data = json_of(resp)
     path = data.get("path") if isinstance(data, dict) else None
-    return path if isinstance(path, str) else remote_path
+    if not isinstance(path, str):
+        raise BoxerError(
+            f"POST {resp.request.url} ({remote_path!r}): no path in the answer: {resp.text[:200]!r}"
+        )
+    return path
 
 
 def download_result(resp: httpx.Response) -> bytes:

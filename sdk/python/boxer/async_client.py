@@ -129,7 +129,15 @@ class AsyncBoxerClient:
                 with open(local, "rb") as f:
                     return await self.upload_file(remote, f)
 
-        return list(await asyncio.gather(*(one(local, remote) for local, remote in plan)))
+        # gather does not cancel the others when one fails: done here, so that a failed tree
+        # upload leaves nothing running
+        tasks = [asyncio.ensure_future(one(local, remote)) for local, remote in plan]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
 
     async def download_file(self, path: str) -> bytes:
         """Reads a file of the store, such as ``output/<exec_id>/result.json``; see
