@@ -15,12 +15,15 @@
 
 extern char **environ;
 
-/* Copies the real path of the executable `cand` into out. */
+/* Copies the real path of the executable file `cand` into out (a directory is "executable" for
+ * access(2) too, and is skipped as exec would). */
 static bool
 take_real(const char *cand, char *out, size_t size)
 {
     char real[PATH_MAX];
-    if (access(cand, X_OK) < 0 || !realpath(cand, real) || strlen(real) >= size)
+    struct stat st;
+    if (access(cand, X_OK) < 0 || !realpath(cand, real) || stat(real, &st) < 0 ||
+        !S_ISREG(st.st_mode) || strlen(real) >= size)
         return false;
     memcpy(out, real, strlen(real) + 1);
     return true;

@@ -495,10 +495,14 @@ test_runsc_find(void **state)
 {
     (void)state;
     char out[PATH_MAX], tiny[4];
+    char real[PATH_MAX];
+    assert_non_null(realpath("/bin/sh", real));
+    assert_true(bx_runsc_find("/bin/sh", out, sizeof(out)));
+    assert_string_equal(out, real); /* the real path, symlinks resolved */
     assert_true(bx_runsc_find("sh", out, sizeof(out)));
     assert_true(out[0] == '/');
     assert_int_equal(access(out, X_OK), 0);
-    assert_true(bx_runsc_find("/bin/sh", out, sizeof(out)));
+    assert_false(bx_runsc_find("/tmp", out, sizeof(out))); /* a directory is not a program */
     assert_false(bx_runsc_find("boxer-no-such-program", out, sizeof(out)));
     assert_false(bx_runsc_find("/nonexistent/runsc", out, sizeof(out)));
     assert_false(bx_runsc_find("/etc/passwd", out, sizeof(out))); /* not executable */
