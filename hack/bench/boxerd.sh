@@ -190,7 +190,7 @@ our_cgroups() {
     for d in "$CG_ROOT"/*/"$CG_PARENT" "$CG_ROOT/$CG_PARENT"; do
         [[ -d $d ]] && find "$d" -mindepth 1 -type d
     done
-    while read -r id; do
+    while read -r id _; do # lines "exec_id [wall_ms]"
         [[ -n $id ]] || continue
         for d in "$CG_ROOT"/*/boxer/"$id"-* "$CG_ROOT"/boxer/"$id"-*; do
             [[ -d $d ]] && echo "$d"
@@ -367,6 +367,7 @@ start_boxerd() {
         fi
         alive "$pid" && die "boxerd $name is not ready after 30 s: $(tail -n 3 "$W/$name.log")"
         wait "$pid" || true
+        BOXERD_PIDS=("${BOXERD_PIDS[@]:0:${#BOXERD_PIDS[@]}-1}") # reaped: its pid is not ours now
         grep -qi 'in use' "$W/$name.log" || break
     done
     die "boxerd $name did not start: $(tail -n 3 "$W/$name.log")"
@@ -412,8 +413,8 @@ coproc KA { exec /usr/bin/python3 "$W/client.py"; }
 # post_ka URL IMG NAME: as post, through the kept-alive client.
 post_ka() {
     local code=0
-    printf '%s %s %s\n' "$1" "$W/body.$2" "$W/replies/$3.json" >&"${KA[1]}"
-    read -r code <&"${KA[0]}"
+    { printf '%s %s %s\n' "$1" "$W/body.$2" "$W/replies/$3.json" >&"${KA[1]}" &&
+        read -r code <&"${KA[0]}"; } 2>/dev/null || code=0 # the client died: no answer
     echo "$code"
 }
 
@@ -595,6 +596,18 @@ wait_quiet() {
 
 # ---- 1. latency ----
 
+# settle INSTANCE: boxerd answers before it deletes the sandbox, removes the run directory and
+# starts its next spare shim; wait for that (untimed, at most 5 s), so that the next command
+# measured does not share the machine with it.
+settle() {
+    local pid=PID_$1 i
+    for ((i = 0; i < 100; i++)); do
+        [[ -z $(ls -A "$W/$1/run" 2>/dev/null) ]] &&
+            ps --ppid "${!pid}" -o args= | grep -q 'boxer-shim spare$' && return 0
+        sleep 0.05
+    done
+}
+
 # run_one IMG VARIANT ROUND: one timed run, output checked; appends "ROUND µs [exec_id wall_ms]"
 # to times/IMG.VARIANT. A raw run that fails stops the bench (the baseline would be wrong).
 run_one() {
@@ -619,8 +632,8 @@ run_one() {
         [[ ! -e $(cg_of "$id") ]] || die "runsc left its cgroup /$CG_PARENT/$id"
         ;;
     boxerd_cg | boxerd_nocg | boxerd_cg_ka | boxerd_nocg_ka)
-        local url=$URL_a
-        [[ $v == boxerd_nocg* ]] && url=$URL_b
+        local url=$URL_a inst=a
+        [[ $v == boxerd_nocg* ]] && url=$URL_b inst=b
         t0=${EPOCHREALTIME/./}
         if [[ $v == *_ka ]]; then
             post_ka "$url" "$img" "$id" >"$W/code"
@@ -635,6 +648,7 @@ run_one() {
             return 0
         fi
         rm -f "$W/replies/$id.json"
+        settle "$inst"
         ;;
     healthz) # the client's own cost: curl's process start and one HTTP exchange
         t0=${EPOCHREALTIME/./}
@@ -765,7 +779,7 @@ if ((PHASES > 0)); then
     log "phases: $PHASES busybox runs per boxerd under perf trace -a"
     perf trace -a -o "$W/perf-trace.txt" \
         -e execve,clone,clone3,wait4,fsync,mkdir,mount,umount2,unlinkat,sendmsg,recvfrom \
-        -- sleep 100000 2>"$W/perf.err" &
+        2>"$W/perf.err" & # (no workload: with -a it traces until SIGINT, and leaves nothing)
     PERF_PID=$!
     sleep 2 # perf trace sets up its tracepoints
     alive "$PERF_PID" || die "perf trace did not start: $(tail -n 3 "$W/perf.err")"

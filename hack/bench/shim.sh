@@ -224,7 +224,9 @@ argv_of() { read -r -a "$1" <<<"${CMD[$2]}"; }
 # --- set-up ---------------------------------------------------------------------------------
 
 log "work directory $W"
-eval "$("$REPO/hack/registry.sh" start)"
+REG_ENV=$("$REPO/hack/registry.sh" start) || die "hack/registry.sh start failed"
+eval "$REG_ENV"
+[[ -n ${REGISTRY_ADDR:-} && -n ${REGISTRY_DIR:-} ]] || die "hack/registry.sh start printed no address"
 log "registry $REGISTRY_ADDR"
 "$REPO/hack/test-images.sh" push "$REGISTRY_ADDR" "${IMAGES[@]}" >/dev/null
 
