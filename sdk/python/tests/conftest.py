@@ -47,11 +47,16 @@ class SyncAsAsync:
         return call
 
 
+def pytest_collection_modifyitems(config: Any, items: Any) -> None:
+    # The SDK's documented behaviour (seed 004): without BOXER_URL all tests are skipped.
+    if BOXER_URL:
+        return
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
 @pytest.fixture
 def boxer_url() -> str:
-    """BOXER_URL; a test that needs it is skipped without it (the others run offline)."""
-    if not BOXER_URL:
-        pytest.skip(SKIP_REASON)
     return BOXER_URL
 
 
