@@ -170,21 +170,6 @@ status_of() { cat "$R/$1.status"; }
 healthy() {
     call health -m 5 "$1/healthz" && expect health 's == 200 and isinstance(b, dict) and b.get("ok") is True' >/dev/null
 }
-# alive PID: the process exists and is not a zombie.
-alive() {
-    local st
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ $st != Z ]]
-}
-# exited_within PID SECS
-exited_within() {
-    local end=$((SECONDS + $2))
-    while ((SECONDS < end)); do
-        alive "$1" || return 0
-        sleep 0.1
-    done
-    ! alive "$1"
-}
 # procs_of INSTANCE: what an instance started that is still there (lib.sh boxer_procs).
 procs_of() { boxer_procs "$HOMES/$1" "$MARK.$1"; }
 # no_procs_of INSTANCE: none, within 10 s; else what boxerd logged about those runs.
@@ -198,18 +183,22 @@ no_procs_of() {
     return 1
 }
 # run_dir_empty INSTANCE [SECS]: home/run holds nothing (waiting up to SECS for it).
-run_dir_empty() {
-    local run=$HOMES/$1/run end=$((SECONDS + ${2:-0}))
-    while :; do
-        [[ -z $(ls -A "$run" 2>/dev/null) ]] && return 0
-        ((SECONDS >= end)) && break
-        sleep 0.2
+run_dir_empty() { dir_empty "$HOMES/$1/run" "${2:-0}"; }
+# run_alive INSTANCE: a run of its is still going: a shim listening on a socket under its home
+# (a spare has none) and a runsc started with a --root there (given 10 s: the shim's socket
+# can come before runsc's exec).
+run_alive() {
+    local home=$HOMES/$1
+    for _ in $(seq 100); do
+        ss -xlH 2>/dev/null | grep -qF "$home/run/" &&
+            ps -eo args= | grep -v grep | grep -q -- "^runsc --root=$home/run/" && return 0
+        sleep 0.1
     done
-    find "$run" -mindepth 1 -maxdepth 1 -printf '    left in run/: %f\n'
+    ss -xlH 2>/dev/null | grep -F "$home/run/" | sed 's/^/    socket: /'
+    ps -eo pid=,args= | grep -F -- "$home/" | grep -v grep | cut -c1-150 | sed 's/^/    proc: /'
     return 1
 }
-procs_alive() { [[ -n $(procs_of "$1") ]]; }
-no_mounts_of() { ! grep -qF -- " $HOMES/$1/" /proc/mounts; }
+no_mounts_of() { no_mounts_under "$HOMES/$1"; }
 
 # --- starting and stopping boxerd ----------------------------------------------------------------
 _BOXERDS=()
@@ -373,10 +362,10 @@ check "boxerd keeps one spare shim for the next run" one_spare "$A_PID"
 # A spare that died before it was needed (killed here) is not used: the run starts its own
 # shim, and a new spare is started after it.
 dead_spare=$(spare_pids "$A_PID" | head -1)
-kill -KILL "$dead_spare" 2>/dev/null
+[[ -n $dead_spare ]] && kill -KILL "$dead_spare"
 run_json spare_dead "$BASE" '{"image":"busybox","cmd":["echo","after"]}'
 check "a run after its spare was killed works" expect spare_dead 'result("after\n", 0)'
-check "... boxerd says it started a shim instead" grep -q 'the spare shim could not be used' "$WORK/A.log"
+check "... boxerd says it started a shim instead of that spare" grep -qE "the spare shim could not be used.* pid=$dead_spare( |$)" "$WORK/A.log"
 # new_spare BOXERD_PID OLD: one spare, OLD reaped (not even a zombie child left).
 new_spare() { one_spare "$1" && ! ps --ppid "$1" -o pid= | grep -qw "$2"; }
 check "... and keeps a new spare, the dead one reaped (pid $dead_spare)" new_spare "$A_PID" "$dead_spare"
@@ -489,7 +478,7 @@ run_json sig "$BASE" '{"image":"busybox","cmd":["sh","-c","kill -TERM $$"]}'
 check "a command ended by SIGTERM has exit_code 143 (128 + signal)" expect sig 'result(exit_code=143)'
 run_json nocmd "$BASE" '{"image":"busybox","cmd":["/no/such/program"]}'
 check "a program missing from the image: 200 with a non-zero exit_code, or an error" \
-    expect nocmd '(result() and b["exit_code"] != 0) or error()'
+    expect nocmd 'result(exit_code=127) and b["stderr"] != ""'
 run_json env "$BASE" '{"image":"busybox","cmd":["sh","-c","echo $FOO:$PATH"],"env":["FOO=bar"]}'
 check "env FOO=bar is set, and PATH stays /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     expect env 'result("bar:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", 0)'
@@ -575,7 +564,7 @@ start=$(now_ms)
 run_json t408 "$BASE" '{"image":"busybox","cmd":["sh","-c","echo partial; sleep 10"],"limits":{"wall_clock_secs":1}}'
 ms=$(($(now_ms) - start))
 check "wall_clock_secs 1 with sleep 10: 408 \"execution timed out after <N>ms\" ($(field t408 error), $ms ms)" \
-    expect t408 'error(408) and (m := re.fullmatch(r"execution timed out after (\d+)ms", msg)) and 1000 <= int(m.group(1)) < 10000'
+    expect t408 'error(408) and msg == "execution timed out after 1000ms"'
 check "... with the exec_id, and stdout and stderr as strings" \
     expect t408 'exec_id_ok() and isinstance(b.get("stdout"), str) and isinstance(b.get("stderr"), str)'
 check "... answered before the command's own 10 s were up" [ "$ms" -lt 9500 ]
@@ -830,7 +819,7 @@ check "... and the server stays healthy" healthy "$BASE"
 # =================================================================================================
 call del-up "$BASE/files" -F "file=@$CLIENT/v1.txt" -F 'path=del/me.txt'
 call del "$BASE/files?path=del/me.txt" -X DELETE
-check "DELETE /files?path=del/me.txt: 2xx ($(status_of del))" expect del '200 <= s < 300'
+check "DELETE /files?path=del/me.txt: 200 naming it ($(status_of del))" expect del 's == 200 and b == {"path": "del/me.txt"}'
 call del-get "$BASE/files?path=del/me.txt"
 check "... then GET answers 404 file not found" expect del-get 'error(404) and msg == "file not found"'
 call delt "$BASE/files?path=../../sentinel" -X DELETE
@@ -879,7 +868,7 @@ check "the host's registry on 127.0.0.1 is not reachable from a sandbox: $(field
 run_json net2 "$BASE" '{"image":"busybox","cmd":["sh","-c","nc -w 3 192.0.2.1 80 </dev/null; echo rc=$?; grep -c : /proc/net/dev"]}'
 check "an outside address is not reachable: $(field net2 stderr | head -1)" \
     expect net2 's == 200 and "rc=1" in b["stdout"] and "No route to host" in b["stderr"]'
-check "... the sandbox has loopback only (interfaces besides lo: $(field net2 stdout | awk NF | tail -1) counted)" \
+check "... the sandbox has loopback only (interfaces counted: $(field net2 stdout | awk NF | tail -1), lo included)" \
     expect net2 'b["stdout"].strip().splitlines()[-1] == "1"'
 check "... and the daemon is healthy after" healthy "$BASE"
 
@@ -913,7 +902,7 @@ if start_boxerd B '{"max_concurrent_runs": 1, "max_queued_runs": 1, "defaults": 
     run_json b-def "$B_URL" '{"image":"busybox","cmd":["sleep","30"]}'
     ms=$(($(now_ms) - start))
     check "config defaults.wall_clock_secs 3 applies: sleep 30 ends in 408 ($(field b-def error), $ms ms)" \
-        expect b-def 'error(408) and (m := re.fullmatch(r"execution timed out after (\d+)ms", msg)) and 3000 <= int(m.group(1)) < 30000'
+        expect b-def 'error(408) and msg == "execution timed out after 3000ms"'
     # boxerd killed with SIGKILL with a run in flight: the next start ends it and cleans up.
     run_json killed "$B_URL" '{"image":"busybox","cmd":["sleep","25"],"limits":{"wall_clock_secs":60}}' -m 120 &
     client=$!
@@ -926,7 +915,7 @@ if start_boxerd B '{"max_concurrent_runs": 1, "max_queued_runs": 1, "defaults": 
     wait "$B_PID" 2>/dev/null
     _forget _BOXERDS "$B_PID"
     wait "$client"
-    check "... boxerd is killed with SIGKILL: its shim and sandbox live on" procs_alive B
+    check "... boxerd is killed with SIGKILL: its shim and sandbox live on" run_alive B
     if start_boxerd B '{"max_concurrent_runs": 1, "max_queued_runs": 1, "defaults": {"wall_clock_secs": 3}}'; then
         check "the next start of boxerd ends the orphaned run: no shim or runsc left" no_procs_of B
         check "... and removes its run directory" run_dir_empty B 10
@@ -952,11 +941,12 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 check "a run is in flight (its run directory exists)" bash -c '[[ -n $(ls -A "$1") ]]' _ "$HOMES/A/run"
-sleep 1 # let the sandbox start; either outcome below is accepted
+sleep 1 # let the sandbox start
 stop_boxerd A 60
 wait "$client"
-check "SIGTERM with a run in flight: the client still gets an answer, 200 with the output or a JSON error (HTTP $(status_of term))" \
-    expect term 'result("done\n", 0) or error()'
+# The grace period (30 s by default) is longer than the run: it finishes and is answered.
+check "SIGTERM with a run in flight: the run finishes within the grace period and its client gets 200 with the output (HTTP $(status_of term))" \
+    expect term 'result("done\n", 0)'
 check "... boxerd exits 0 ($stop_rc) within 60 s ($stop_ms ms)" [ "$stop_rc" -eq 0 ]
 check "no boxer-shim or runsc process of this run is left" no_procs_of A
 check "home/run is empty" run_dir_empty A

@@ -144,3 +144,35 @@ no_sanitizer_reports() {
     fi
     ! grep -sE "(Address|Undefined|Leak|Thread)Sanitizer|runtime error:" "$@"
 }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $st != Z ]]
+}
+
+# exited_within PID SECS
+exited_within() {
+    local end=$((SECONDS + $2))
+    while ((SECONDS < end)); do
+        alive "$1" || return 0
+        sleep 0.1
+    done
+    ! alive "$1"
+}
+
+# dir_empty DIR [SECS]: DIR holds nothing (waiting up to SECS for it); else lists what is left.
+dir_empty() {
+    local end=$((SECONDS + ${2:-0}))
+    while :; do
+        [[ -z $(ls -A "$1" 2>/dev/null) ]] && return 0
+        ((SECONDS >= end)) && break
+        sleep 0.2
+    done
+    find "$1" -mindepth 1 -maxdepth 1 -printf "    left in $1: %f\n"
+    return 1
+}
+
+# no_mounts_under DIR: nothing is mounted below DIR.
+no_mounts_under() { ! grep -qF -- " $1/" /proc/mounts; }

@@ -61,27 +61,10 @@ MARK=sdk-test.$$.$RANDOM # in boxerd's environment, and so in what it starts
 sanitizer_logs_to "$WORK/san" # boxerd's and its shims' reports (lib.sh)
 BOXERD_PID=""
 
-alive() {
-    local st
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ $st != Z ]]
-}
-exited_within() {
-    local end=$((SECONDS + $2))
-    while ((SECONDS < end)); do
-        alive "$1" || return 0
-        sleep 0.1
-    done
-    ! alive "$1"
-}
 procs_of_boxerd() { boxer_procs "$HOME_DIR" "$MARK"; }
 no_procs_left() { no_boxer_procs "$HOME_DIR" "$MARK"; }
-run_dir_empty() {
-    [[ -z $(ls -A "$HOME_DIR/run" 2>/dev/null) ]] && return 0
-    find "$HOME_DIR/run" -mindepth 1 -maxdepth 1 -printf '    left in run/: %f\n'
-    return 1
-}
-no_mounts_left() { ! grep -qF -- " $HOME_DIR/" /proc/mounts; }
+run_dir_empty() { dir_empty "$HOME_DIR/run" 5; }
+no_mounts_left() { no_mounts_under "$HOME_DIR"; }
 healthy() {
     [[ $(curl -s -m 5 "$1/healthz" 2>/dev/null) =~ \"ok\":[[:space:]]*true ]]
 }

@@ -40,6 +40,19 @@ wait_running() {
     done
     return 1
 }
+# This run's cgroups only (another suite may be running): <id>-<FNV-1a of the run directory>,
+# as shim/cgroup.c names them.
+cg_name() {
+    /usr/bin/python3 -c 'import sys
+h = 2166136261
+for b in sys.argv[2].encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("%s-%08x" % (sys.argv[1], h))' "$1" "$HOME_DIR/run/$1"
+}
+# cgroups_of ID: the cgroup directories of execution ID that exist.
+cgroups_of() {
+    ls -d /sys/fs/cgroup/*/boxer/"$(cg_name "$1")" /sys/fs/cgroup/boxer/"$(cg_name "$1")" 2>/dev/null
+}
 runsc_procs_of() { ps -eo args= | grep -F -- "$1" | grep -v grep | grep -c runsc || true; }
 # run_dir_gone ID [SECS]: the run directory is gone and its view unmounted (waiting up to SECS
 # for the shim, which removes them after boxerctl's Delete was answered).
@@ -157,6 +170,9 @@ ctl run --id sock --image busybox -- sleep 30 >/dev/null 2>&1 &
 sock=$!
 wait_running sock
 check "the socket is 0600" [ "$(stat -c %a "$HOME_DIR/run/sock/shim.sock")" = 600 ]
+# (so that the leftover check at the end, which looks for these names, looks for the right ones)
+check "a running execution's cgroup is named as the end of this test expects" \
+    bash -c '[[ -n $1 ]]' _ "$(cgroups_of sock)"
 if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
     out=$(timeout 20 /usr/bin/python3 - "$HOME_DIR/run/sock/shim.sock" <<'EOF'
 import sys, grpc
@@ -208,18 +224,7 @@ check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "$1")" ] && exit 0; sleep 0.1; done; ls -A "$1"; exit 1' _ "$HOME_DIR/run"
-# This run's cgroups only (another suite may be running): <id>-<FNV-1a of the run directory>,
-# as shim/cgroup.c names them.
-cg_name() {
-    /usr/bin/python3 -c 'import sys
-h = 2166136261
-for b in sys.argv[2].encode():
-    h = ((h ^ b) * 16777619) & 0xffffffff
-print("%s-%08x" % (sys.argv[1], h))' "$1" "$HOME_DIR/run/$1"
-}
-left=$(for id in e0 k1 bomb w50 sk oom sock nocg; do
-    ls -d /sys/fs/cgroup/*/boxer/"$(cg_name "$id")" /sys/fs/cgroup/boxer/"$(cg_name "$id")" 2>/dev/null
-done | tr '\n' ' ')
+left=$(for id in e0 k1 bomb w50 sk oom sock nocg; do cgroups_of "$id"; done | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
 check "no sanitizer report from boxerctl or a shim" no_sanitizer_reports "$WORK/san"
