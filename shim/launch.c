@@ -309,8 +309,10 @@ shim_launch_teardown(struct shim_launch *l, bool keep)
         shim_cgroup_remove_stale(l->exec_id, l->dir);
         l->started = false;
     }
-    shim_rpc_client_close(l->cl);
-    l->cl = NULL;
+    if (!l->keep_client) {
+        shim_rpc_client_close(l->cl);
+        l->cl = NULL;
+    }
     if (l->mounted && umount2(l->merged, MNT_DETACH) < 0)
         bx_log_warn("cannot unmount the run's view", "path=%s errno=%d", l->merged, errno);
     l->mounted = false;

@@ -64,6 +64,9 @@ struct shim_launch {
     /* The connection to the shim's socket, made by the wait and kept for the teardown's
      * Delete (one channel and one gRPC start-up per run, not two). */
     struct shim_rpc_client *cl;
+    /* Set by a caller that exits right after the teardown (boxerctl run): the teardown leaves
+     * cl open, since closing a channel costs 1-5 ms after the run's last reply. */
+    bool keep_client;
 };
 
 /* A new "boxer-<uuid4>". */
