@@ -227,11 +227,16 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     struct run_req r = {0};
     if (run_parse(c, argc, argv, &r) < 0)
         return 2;
+    /* The shim is exec'd and loads (~7 ms) while boxerctl resolves the image and writes the
+     * bundle; the launch hands it its arguments (shim/spare.c). Let go if unused. */
+    shim_launch_spare_enable(NULL);
     struct bx_err err = BX_ERR_INIT;
     struct oci_image img = {0};
     if (ctl_open_store(c, &err) < 0 ||
-        oci_store_pull(c->store, r.image, NULL, NULL, &img, &err) < 0)
+        oci_store_pull(c->store, r.image, NULL, NULL, &img, &err) < 0) {
+        shim_launch_spare_disable();
         return ctl_fail(&err);
+    }
     cleanup_close int use_fd = oci_store_use(c->store, img.digest, &err);
     char **env = NULL;
     struct shim_launch_opts o;
@@ -264,6 +269,7 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     l.keep_client = true; /* boxerctl exits when this returns */
     shim_launch_teardown(&l, r.keep);
     client_left_open = l.cl;
+    shim_launch_spare_disable();
     oci_env_free(env);
     oci_image_release(&img);
     return status;

@@ -22,6 +22,8 @@ mkdir -p "$HOME_DIR" && chmod 0711 "$HOME_DIR"
 sanitizer_logs_to "$WORK/san"
 printf '{"home": "%s", "registry_mirrors": {"docker.io": ["http://%s"]}}\n' "$HOME_DIR" "$REG_ADDR" >"$WORK/config.json"
 export BOXER_SHIM=$SHIM
+# What boxerctl starts inherits it: the end's process check finds this suite's shims by it.
+export BOXERD_TEST_MARK=shim-test-$$
 ctl() { "$CTL" --config "$WORK/config.json" "$@"; }
 # run ID ARGS...: boxerctl run with that id; sets rc, out, err.
 run() {
@@ -221,11 +223,18 @@ check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$C
 check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
 check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
     bash -c 'printf "run\0--id\0x" | "$1" spare 2>/dev/null; [ $? -eq 2 ]' _ "$SHIM"
+# boxerctl run starts a spare before it resolves the image; a run that fails before its launch
+# lets it go (checked at the end: no boxer-shim process of this suite is left).
+run badref --image 'Bad Ref!!' -- true
+check "a run with an invalid image reference fails with 1, naming it" \
+    [ "$rc" -eq 1 -a -n "$(grep -F "invalid image reference 'Bad Ref!!'" <<<"$err")" ]
 
 # --- nothing left behind -------------------------------------------------------------------------
 check "no run directory is left" bash -c 'for _ in $(seq 50); do [ -z "$(ls -A "$1")" ] && exit 0; sleep 0.1; done; ls -A "$1"; exit 1' _ "$HOME_DIR/run"
 left=$(for id in e0 k1 bomb w50 sk oom sock nocg; do cgroups_of "$id"; done | tr '\n' ' ')
 check "no cgroup is left ($left)" [ -z "$left" ]
 check "no overlay mount is left" bash -c '! grep -q -- "$1" /proc/mounts' _ "$HOME_DIR"
+check "no shim, spare shim or runsc process of this suite is left" \
+    no_boxer_procs "$HOME_DIR" "$BOXERD_TEST_MARK"
 check "no sanitizer report from boxerctl or a shim" no_sanitizer_reports "$WORK/san"
 finish

@@ -88,9 +88,11 @@ int shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim
                              struct bx_err *err);
 
 /* A spare shim (spare.c): `boxer-shim spare` started ahead of the next launch, which then does
- * not wait for the shim's exec and loading. For a long-lived caller (boxerd): enable starts one
- * (shim_path NULL: shim_launch_shim_path()), refill starts the next once one was taken (call it
- * off the run's critical path), disable lets it go and reaps it. Thread-safe. */
+ * not wait for the shim's exec and loading. enable starts one (shim_path NULL:
+ * shim_launch_shim_path()), refill starts the next once one was taken (a long-lived caller,
+ * boxerd; call it off the run's critical path), disable lets it go if it was not taken and reaps
+ * it. A one-shot caller (boxerctl run) enables before its own preparation and disables at the
+ * end. Thread-safe. */
 void shim_launch_spare_enable(const char *shim_path);
 void shim_launch_spare_refill(void);
 void shim_launch_spare_disable(void);
