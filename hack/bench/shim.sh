@@ -280,9 +280,20 @@ for img in "${IMAGES[@]}"; do
 done
 
 # boxerctl's shim, caught while `sleep 2` runs: its peak RSS, and its command line (the flags
-# boxerctl gives it, reused for `boxer-shim run` and for the raw runs' runsc flags).
+# boxerctl gives it, reused for `boxer-shim run` and for the raw runs' runsc flags). boxerctl
+# hands them to a spare shim through a pipe (shim/spare.c), so /proc shows only "boxer-shim
+# spare": for this run a wrapper records them and then execs the shim with them.
+cat >"$W/shim-rec" <<EOF
+#!/usr/bin/env bash
+[[ \${1:-} == spare ]] || exec "$SHIM" "\$@"
+mapfile -d '' args
+printf '%s\\0' "\${args[@]}" >"$W/shim-args"
+exec "$SHIM" "\${args[@]}" </dev/null
+EOF
+chmod 755 "$W/shim-rec"
 rss_id=$TAG-rss
-"$CTL" --config "$CFG_CG" run --id "$rss_id" --image busybox -- sleep 2 >"$W/rss.out" 2>&1 &
+BOXER_SHIM=$W/shim-rec "$CTL" --config "$CFG_CG" run --id "$rss_id" --image busybox -- sleep 2 \
+    >"$W/rss.out" 2>&1 &
 ctl_pid=$!
 shim_pid=""
 for ((i = 0; i < 200; i++)); do
@@ -291,7 +302,8 @@ for ((i = 0; i < 200; i++)); do
     sleep 0.02
 done
 [[ -n $shim_pid ]] || die "the shim of the sleep 2 run did not appear"
-mapfile -d '' shim_argv <"/proc/$shim_pid/cmdline"
+mapfile -d '' shim_argv <"$W/shim-args"
+shim_argv=("$SHIM" "${shim_argv[@]}")
 hwm="" rss="" threads=""
 while [[ -r /proc/$shim_pid/status ]]; do
     st=$(cat "/proc/$shim_pid/status" 2>/dev/null) || break
