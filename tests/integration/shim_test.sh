@@ -219,6 +219,18 @@ check "... the shim is gone after the run, its record read from disk" grep -q '"
 check "delete removes a kept execution" ctl delete nocg
 check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$CTL" --config "$WORK/config.json" state nocg
 
+# --- a runsc that cannot be started ------------------------------------------------------------
+nr=$HOME_DIR/run/norunsc
+mkdir -p "$nr/bundle"
+rc=0
+out=$("$SHIM" start --id norunsc --bundle "$nr/bundle" --state "$nr" --runsc "$WORK/no-such-runsc" 2>&1) ||
+    rc=$?
+check "start with a runsc that cannot be started fails (1), saying why" \
+    [ "$rc" -eq 1 -a "$out" = "boxer-shim: start $WORK/no-such-runsc: No such file or directory" ]
+check "... and leaves no cgroup and no shim" \
+    [ -z "$(cgroups_of norunsc)" -a ! -e "$nr/shim.pid" -a ! -e "$nr/shim.sock" ]
+rm -rf "$nr"
+
 # --- the spare shim (boxerd keeps one; its runs are tested in boxerd_test) -----------------------
 check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
 check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
