@@ -1,6 +1,7 @@
 /* The one file that knows runsc's command line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/runsc.h"
 #include "shim_internal.h"
 
 #define RUNSC_HELPER_TIMEOUT_MS 10000
@@ -54,8 +56,9 @@ runsc_argv(const struct shim_opts *o, const char **argv, size_t max, char *root_
 }
 
 /* In the child, before exec: only async-signal-safe calls. Reports errno on `errfd`. */
-static void __attribute__((noreturn)) child_exec(const struct shim_cgroup *cg, pid_t parent,
-                                                 int out_w, int err_w, int errfd, const char **argv)
+static void __attribute__((noreturn))
+child_exec(const struct shim_cgroup *cg, pid_t parent, int out_w, int err_w, int errfd,
+           const char *path, const char **argv)
 {
     int e = 0;
     sigset_t none;
@@ -72,7 +75,7 @@ static void __attribute__((noreturn)) child_exec(const struct shim_cgroup *cg, p
     if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0))
         e = errno;
     if (!e) {
-        execvpe(argv[0], (char *const *)argv, runsc_env);
+        execve(path, (char *const *)argv, runsc_env);
         e = errno;
     }
     (void)!write(errfd, &e, sizeof(e));
@@ -98,6 +101,15 @@ shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *p
     runsc_argv(o, argv, sizeof(argv) / sizeof(*argv), root_flag, sizeof(root_flag), debug_flag,
                sizeof(debug_flag), words);
 
+    /* The PATH search is done here, not by execvpe in the child: one lookup instead of a failed
+     * exec per PATH entry, and only execve after vfork. A path that is not an executable file is
+     * exec'd as given, for exec's own error (EACCES, ENOENT). */
+    char path[PATH_MAX];
+    if (!bx_runsc_find(o->runsc, path, sizeof(path))) {
+        if (!strchr(o->runsc, '/'))
+            return bx_err_sys(err, BX_ERUNTIME, ENOENT, "start %s", o->runsc);
+        snprintf(path, sizeof(path), "%s", o->runsc);
+    }
     int out[2], errp[2], status[2];
     if (make_pipe(out, err) < 0)
         return err->code;
@@ -111,7 +123,7 @@ shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *p
      * took 1.5-2 ms here before the child's first system call, on the way to every run. */
     pid_t child = vfork();
     if (child == 0)
-        child_exec(cg, parent, out[1], errp[1], status[1], argv);
+        child_exec(cg, parent, out[1], errp[1], status[1], path, argv);
     int fork_errno = errno;
     close(out[1]), close(errp[1]), close(status[1]);
     int child_errno = 0;

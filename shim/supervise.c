@@ -443,7 +443,7 @@ shim_main(const struct shim_opts *o, int ready_fd)
                 (unsigned long long)o->wall_clock_ms, (unsigned long long)o->output_limit_bytes,
                 (unsigned long long)o->memory_bytes, (unsigned long long)o->cpu_millicores,
                 (unsigned long long)o->pids_limit, o->ignore_cgroups, o->remove_state);
-    /* runsc is started before the RPC server: fork() is only safe before gRPC's threads. */
+    /* runsc is started before the RPC server, while the shim has one thread. */
     if (shim_prepare(&s, &err) < 0 || shim_start_runsc(&s, &err) < 0 ||
         shim_service_start(&s, &err) < 0) {
         bx_log_error("start-up failed", "error=\"%s\"", err.msg);

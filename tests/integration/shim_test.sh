@@ -221,15 +221,20 @@ check "... and state then says there is none" bash -c '! "$@" 2>/dev/null' _ "$C
 
 # --- a runsc that cannot be started ------------------------------------------------------------
 nr=$HOME_DIR/run/norunsc
-mkdir -p "$nr/bundle"
-rc=0
-out=$("$SHIM" start --id norunsc --bundle "$nr/bundle" --state "$nr" --runsc "$WORK/no-such-runsc" 2>&1) ||
-    rc=$?
-check "start with a runsc that cannot be started fails (1), saying why" \
-    [ "$rc" -eq 1 -a "$out" = "boxer-shim: start $WORK/no-such-runsc: No such file or directory" ]
-check "... and leaves no cgroup and no shim" \
-    [ -z "$(cgroups_of norunsc)" -a ! -e "$nr/shim.pid" -a ! -e "$nr/shim.sock" ]
-rm -rf "$nr"
+printf '#!/bin/sh\n' >"$WORK/runsc-not-executable"
+chmod 644 "$WORK/runsc-not-executable"
+for bad in "$WORK/no-such-runsc:No such file or directory" no-such-runsc-$$:"No such file or directory" \
+    "$WORK/runsc-not-executable:Permission denied"; do
+    mkdir -p "$nr/bundle"
+    rc=0
+    out=$("$SHIM" start --id norunsc --bundle "$nr/bundle" --state "$nr" --runsc "${bad%%:*}" 2>&1) ||
+        rc=$?
+    check "start with runsc ${bad%%:*} fails (1), saying why" \
+        [ "$rc" -eq 1 -a "$out" = "boxer-shim: start ${bad%%:*}: ${bad#*:}" ]
+    check "... and leaves no cgroup and no shim" \
+        [ -z "$(cgroups_of norunsc)" -a ! -e "$nr/shim.pid" -a ! -e "$nr/shim.sock" ]
+    rm -rf "$nr"
+done
 
 # --- the spare shim (boxerd keeps one; its runs are tested in boxerd_test) -----------------------
 check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
