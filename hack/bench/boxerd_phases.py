@@ -28,7 +28,7 @@ PHASES = [
     ("shim_start", "exec'd -> daemon forked", "dynamic loading, argument parsing"),
     ("daemon", "daemon -> runsc forked", "pid file, cgroups, pipes"),
     ("daemon_fsync", "  of which fsync", "none expected: shim.pid is replaced, not fsynced"),
-    ("runsc_exec", "runsc forked -> exec'd", "cgroup join, signal reset, PATH search"),
+    ("runsc_exec", "runsc forked -> exec'd", "cgroup join, signal reset (vfork)"),
     ("runsc", "runsc run (exec -> reaped)", "the sandbox, as a raw runsc run"),
     ("record", "reaped -> Wait answered", "drain, exit record, cgroup removal"),
     ("record_fsync", "  of which fsync", "none expected: exit.json is replaced, not fsynced"),
