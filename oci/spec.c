@@ -291,6 +291,8 @@ spec_limits_validate(const struct oci_spec_opts *o, struct bx_err *err)
         return bx_err_set(err, BX_EINVAL, "memory limit too large");
     if (o->pids_limit < 0)
         return bx_err_set(err, BX_EINVAL, "pids limit may not be negative");
+    if (o->nproc > INT64_MAX)
+        return bx_err_set(err, BX_EINVAL, "nproc limit too large");
     if (o->nofile > OCI_SPEC_MAX_NOFILE)
         return bx_err_set(err, BX_EINVAL, "nofile may be at most %d", OCI_SPEC_MAX_NOFILE);
     if (o->tmp_bytes > INT64_MAX)
@@ -357,13 +359,22 @@ spec_process(const struct oci_spec_opts *o)
         if (json_object_set_new(caps, *set, json_array()) < 0)
             return NULL;
     json_int_t nofile = (json_int_t)(o->nofile ? o->nofile : OCI_SPEC_DEFAULT_NOFILE);
-    return json_pack("{s:b, s:{s:I, s:I, s:[]}, s:O, s:O, s:s, s:O, s:b,"
-                     " s:[{s:s, s:I, s:I}, {s:s, s:I, s:I}]}",
-                     "terminal", 0, "user", "uid", (json_int_t)o->uid, "gid", (json_int_t)o->gid,
-                     "additionalGids", "args", args, "env", env, "cwd", o->cwd ? o->cwd : "/",
-                     "capabilities", caps, "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE",
-                     "hard", nofile, "soft", nofile, "type", "RLIMIT_CORE", "hard", (json_int_t)0,
-                     "soft", (json_int_t)0);
+    json_auto_t *rlimits = json_pack("[{s:s, s:I, s:I}, {s:s, s:I, s:I}]", "type", "RLIMIT_NOFILE",
+                                     "hard", nofile, "soft", nofile, "type", "RLIMIT_CORE", "hard",
+                                     (json_int_t)0, "soft", (json_int_t)0);
+    if (!rlimits)
+        return NULL;
+    /* The guest's task limit inside the sandbox. The host cgroup's pids limit alone is no good
+     * against a fork bomb: when it refuses a thread the sentry itself needs, runsc's sandbox
+     * dies (exit 2, no message), where a guest over RLIMIT_NPROC sees its fork fail. */
+    json_int_t nproc = (json_int_t)o->nproc;
+    if (nproc && json_array_append_new(rlimits, json_pack("{s:s, s:I, s:I}", "type", "RLIMIT_NPROC",
+                                                          "hard", nproc, "soft", nproc)) < 0)
+        return NULL;
+    return json_pack("{s:b, s:{s:I, s:I, s:[]}, s:O, s:O, s:s, s:O, s:b, s:O}", "terminal", 0,
+                     "user", "uid", (json_int_t)o->uid, "gid", (json_int_t)o->gid, "additionalGids",
+                     "args", args, "env", env, "cwd", o->cwd ? o->cwd : "/", "capabilities", caps,
+                     "noNewPrivileges", 1, "rlimits", rlimits);
 }
 
 static int

@@ -141,11 +141,13 @@ shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim_lau
         .uid = OCI_SPEC_NOBODY,
         .gid = OCI_SPEC_NOBODY,
         .nofile = o->nofile,
+        .nproc = o->pids,
         .files = o->files,
         .n_files = o->n_files,
         .output_dir = out,
     };
-    /* The limits are the shim's, in its own cgroup: the spec carries none. */
+    /* The limits are the shim's, in its own cgroup: the spec carries none but the guest's own
+     * task limit (RLIMIT_NPROC = the pids limit), which keeps a fork bomb off the host limit. */
     cleanup_close int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0)
         return bx_err_sys(err, BX_EIO, errno, "open %s", bundle);

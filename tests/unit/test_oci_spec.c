@@ -224,6 +224,7 @@ test_spec_limits(void **state)
     o.cpu_cores = 1.5;
     o.pids_limit = 640;
     o.nofile = 256;
+    o.nproc = 64;
     o.cgroups_path = "/boxer/boxer-1";
     o.tmp_bytes = 1 << 20;
     o.cwd = "/workspace";
@@ -239,6 +240,10 @@ test_spec_limits(void **state)
     json_t *nofile = json_array_get(get(spec, "process.rlimits"), 0);
     assert_int_equal(get_int(nofile, "soft"), 256);
     assert_int_equal(get_int(nofile, "hard"), 256);
+    json_t *nproc = json_array_get(get(spec, "process.rlimits"), 2);
+    assert_string_equal(json_string_value(get(nproc, "type")), "RLIMIT_NPROC");
+    assert_int_equal(get_int(nproc, "soft"), 64);
+    assert_int_equal(get_int(nproc, "hard"), 64);
     assert_true(has_string(get(mount_at(spec, "/tmp"), "options"), "size=1048576"));
     assert_string_equal(json_string_value(get(spec, "process.cwd")), "/workspace");
     assert_int_equal(get_int(spec, "process.user.uid"), 1000);
@@ -262,6 +267,8 @@ test_spec_resources_only_when_set(void **state)
         json_auto_t *spec = build_ok(&o);
         json_t *r = get(spec, "linux.resources");
         assert_int_equal(json_object_size(r), 1);
+        /* RLIMIT_NOFILE and RLIMIT_CORE only: no RLIMIT_NPROC unless asked */
+        assert_int_equal(json_array_size(get(spec, "process.rlimits")), 2);
         assert_non_null(json_object_get(r, keys[which]));
         if (which == 1)
             assert_int_equal(get_int(r, "cpu.quota"), 1000);
@@ -489,6 +496,9 @@ bad_limits(int i, struct oci_spec_opts *o)
     case 10:
         o->tmp_bytes = UINT64_MAX;
         return "/tmp";
+    case 11:
+        o->nproc = (uint64_t)INT64_MAX + 1;
+        return "nproc";
     default:
         return NULL;
     }
@@ -517,7 +527,7 @@ test_spec_rejects_bad_options(void **state)
             n++;
         }
     }
-    assert_int_equal(n, 15 + 12 + 19 + 11);
+    assert_int_equal(n, 15 + 12 + 19 + 12);
     struct bx_err err = BX_ERR_INIT;
     json_t *spec = NULL;
     assert_int_equal(oci_spec_build(NULL, &spec, &err), BX_EINVAL);

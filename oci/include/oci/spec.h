@@ -54,6 +54,8 @@ struct oci_spec_opts {
     int64_t pids_limit;       /* 0: no pids limit (already mapped to host threads); < 0 refused */
     uint64_t nofile;          /* RLIMIT_NOFILE soft and hard; 0: OCI_SPEC_DEFAULT_NOFILE; at
                                * most OCI_SPEC_MAX_NOFILE */
+    uint64_t nproc;           /* RLIMIT_NPROC soft and hard: the guest's own limit on its tasks
+                               * (gVisor enforces it; fork fails with EAGAIN); 0: none */
     const char *cgroups_path; /* NULL: no cgroupsPath; relative paths are resolved by runsc
                                * against its own cgroup; no ".." */
     /* Bound read-only at their container paths, after /tmp (so a file may sit in /tmp). None may
