@@ -1,8 +1,9 @@
 /* Libraries loaded on first use. libcurl and libarchive (and the ~40 libraries they pull in)
- * are needed only to download and unpack an image; a run of a cached image needs neither.
- * Linked normally, they cost every boxerctl start ~12 ms of dynamic linking and boxerd a few
- * MB of resident memory. So liboci calls them through the stubs in lazy_curl.c and
- * lazy_archive.c, which load the library with dlopen() when one of its functions is first
+ * are needed only to download and unpack an image, libcrypto only to check what was downloaded;
+ * a run of a cached image needs none of them. Linked normally, they cost every boxerctl start
+ * ~12 ms of dynamic linking (libcrypto alone ~2 ms) and boxerd a few MB of resident memory. So
+ * liboci calls them through the stubs in lazy_curl.c, lazy_archive.c and lazy_crypto.c, which
+ * load the library with dlopen() when one of its functions is first
  * called and forward to it. The stubs have the libraries' own names and prototypes (the
  * compiler checks them against the headers), so the callers are unchanged. */
 #ifndef BOXER_OCI_LAZY_H

@@ -2,12 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/rand.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,12 +26,11 @@ void
 shim_exec_id_new(char *buf, size_t size)
 {
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
-            abort(); /* no randomness: ids could collide */
-        close(fd);
-    }
+    ssize_t n;
+    while ((n = getrandom(b, sizeof(b), 0)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(b))
+        abort(); /* no randomness: ids could collide */
     b[6] = (b[6] & 0x0f) | 0x40, b[8] = (b[8] & 0x3f) | 0x80;
     snprintf(buf, size,
              "boxer-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
