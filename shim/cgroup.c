@@ -1,9 +1,15 @@
-/* The cgroup a shim owns for its execution: limits written before runsc starts, `runsc run`
- * moved into it before exec and started with --ignore-cgroups, so that the whole sandbox
- * (sentry, gofer, ptrace stubs) stays in it and the OOM counter outlives the sandbox.
+/* The cgroup a shim owns for its execution: limits written before runsc starts, the whole
+ * sandbox (sentry, gofer, ptrace stubs) in it, and the OOM counter outliving the sandbox.
  *
  * cgroup v2 (a unified /sys/fs/cgroup) or v1 (memory, pids, cpu and cpuacct hierarchies, also
- * in the hybrid layout); the cgroup is boxer/<exec_id> in each.
+ * in the hybrid layout); the cgroup is boxer/<exec_id>-<hash> in each.
+ *
+ * Who puts the sandbox in: on v1, when the bundle's spec names the cgroup, runsc itself (it
+ * joins a cgroup that exists and writes no limits into it; it makes and removes the same path
+ * in the hierarchies the shim leaves alone). `runsc run` then stays outside, so its own
+ * start-up is not charged to the sandbox's CPU quota: 4-9% of a limited run (hack/bench/shim.md).
+ * Otherwise (v2, or a bundle without that path) the shim moves `runsc run` in before exec and
+ * starts it with --ignore-cgroups.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +23,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -205,6 +213,7 @@ int
 shim_cgroup_create(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_err *err)
 {
     memset(cg, 0, sizeof(*cg));
+    shim_cgroup_name(o->exec_id, o->state_dir, cg->name, sizeof(cg->name));
     struct stat st;
     int rc = stat(CGROUP_ROOT "/cgroup.controllers", &st) == 0 ? create_v2(cg, o, err)
                                                                : create_v1(cg, o, err);
@@ -213,6 +222,20 @@ shim_cgroup_create(struct shim_cgroup *cg, const struct shim_opts *o, struct bx_
         return bx_err_prefix(err, "limits");
     }
     return 0;
+}
+
+void
+shim_cgroup_adopt(struct shim_cgroup *cg, const char *bundle)
+{
+    char path[PATH_MAX], want[160];
+    snprintf(path, sizeof(path), "%s/config.json", bundle);
+    snprintf(want, sizeof(want), "/boxer/%s", cg->name);
+    json_error_t jerr;
+    json_t *spec = cg->v2 ? NULL : json_load_file(path, 0, &jerr);
+    const char *named =
+        json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+    cg->by_runsc = named && strcmp(named, want) == 0;
+    json_decref(spec);
 }
 
 int
@@ -306,6 +329,27 @@ remove_dir(const char *dir)
     bx_log_warn("cannot remove the cgroup", "path=%s", dir);
 }
 
+/* Removes boxer/<name> wherever it is: the root (v2) and every hierarchy under it (v1), those
+ * runsc made too when it placed the sandbox itself and was killed before its own cleanup. */
+static void
+remove_everywhere(const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), CGROUP_ROOT "/boxer/%s", name);
+    if (access(path, F_OK) == 0)
+        remove_dir(path);
+    DIR *d = opendir(CGROUP_ROOT);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), CGROUP_ROOT "/%s/boxer/%s", e->d_name, name);
+        if (access(path, F_OK) == 0)
+            remove_dir(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 void
 shim_cgroup_destroy(struct shim_cgroup *cg)
 {
@@ -314,6 +358,8 @@ shim_cgroup_destroy(struct shim_cgroup *cg)
     cg->n_procs_fds = 0;
     for (size_t i = 0; i < cg->n_paths; i++)
         remove_dir(cg->paths[i]);
+    if (cg->by_runsc && cg->n_paths)
+        remove_everywhere(cg->name);
     cg->n_paths = 0;
 }
 
@@ -322,12 +368,5 @@ shim_cgroup_remove_stale(const char *exec_id, const char *state_dir)
 {
     char name[128];
     shim_cgroup_name(exec_id, state_dir, name, sizeof(name));
-    static const char *const bases[] = {CGROUP_ROOT, CGROUP_ROOT "/memory", CGROUP_ROOT "/pids",
-                                        CGROUP_ROOT "/cpu", CGROUP_ROOT "/cpuacct"};
-    for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++) {
-        char path[320];
-        snprintf(path, sizeof(path), "%s/boxer/%s", bases[i], name);
-        if (access(path, F_OK) == 0)
-            remove_dir(path);
-    }
+    remove_everywhere(name);
 }

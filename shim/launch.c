@@ -146,7 +146,12 @@ shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim_lau
         .output_dir = out,
     };
     /* The limits are the shim's, in its own cgroup: the spec carries none but the guest's own
-     * task limit (RLIMIT_NPROC = the pids limit), which keeps a fork bomb off the host limit. */
+     * task limit (RLIMIT_NPROC = the pids limit), which keeps a fork bomb off the host limit,
+     * and the cgroup's path, for runsc to put the sandbox into (shim_cgroup_adopt). */
+    char cg_name[128], cg_path[160];
+    shim_cgroup_name(o->exec_id, l->dir, cg_name, sizeof(cg_name));
+    snprintf(cg_path, sizeof(cg_path), "/boxer/%s", cg_name);
+    so.cgroups_path = o->ignore_cgroups ? NULL : cg_path;
     cleanup_close int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0)
         return bx_err_sys(err, BX_EIO, errno, "open %s", bundle);

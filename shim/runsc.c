@@ -30,8 +30,9 @@ static char *const runsc_env[] = {
 
 /* argv of `runsc <global flags> <words...>`; returns the count. */
 static size_t
-runsc_argv(const struct shim_opts *o, const char **argv, size_t max, char *root_flag,
-           size_t root_size, char *debug_flag, size_t debug_size, const char *const *words)
+runsc_argv(const struct shim_opts *o, bool runsc_cgroups, const char **argv, size_t max,
+           char *root_flag, size_t root_size, char *debug_flag, size_t debug_size,
+           const char *const *words)
 {
     size_t n = 0;
     argv[n++] = o->runsc;
@@ -42,8 +43,10 @@ runsc_argv(const struct shim_opts *o, const char **argv, size_t max, char *root_
     argv[n++] = root_flag;
     for (size_t i = 0; i < o->n_runsc_flags && n < max - 8; i++)
         argv[n++] = o->runsc_flags[i];
-    /* The shim owns the cgroup (see cgroup.c); runsc must not move the sandbox out of it. */
-    argv[n++] = "--ignore-cgroups";
+    /* The shim owns the cgroup (see cgroup.c): runsc either puts the sandbox into it, the one
+     * the spec names, or must not move the sandbox out of the one `runsc run` starts in. */
+    if (!runsc_cgroups)
+        argv[n++] = "--ignore-cgroups";
     if (o->runsc_debug) {
         snprintf(debug_flag, debug_size, "--debug-log=%s/runsc-debug/", o->state_dir);
         argv[n++] = "--debug";
@@ -69,7 +72,7 @@ child_exec(const struct shim_cgroup *cg, pid_t parent, int out_w, int err_w, int
     /* Attached runsc kills its sandbox when it dies; it dies with the shim. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(127);
-    if (cg && shim_cgroup_join_self(cg) < 0)
+    if (cg && !cg->by_runsc && shim_cgroup_join_self(cg) < 0)
         e = errno;
     int devnull = open("/dev/null", O_RDONLY);
     if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0))
@@ -98,8 +101,8 @@ shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *p
     char root_flag[512], debug_flag[512], bundle_flag[512];
     snprintf(bundle_flag, sizeof(bundle_flag), "--bundle=%s", o->bundle);
     const char *words[] = {"run", bundle_flag, o->exec_id, NULL};
-    runsc_argv(o, argv, sizeof(argv) / sizeof(*argv), root_flag, sizeof(root_flag), debug_flag,
-               sizeof(debug_flag), words);
+    runsc_argv(o, cg && cg->by_runsc, argv, sizeof(argv) / sizeof(*argv), root_flag,
+               sizeof(root_flag), debug_flag, sizeof(debug_flag), words);
 
     /* The PATH search is done here, not by execvpe in the child: one lookup instead of a failed
      * exec per PATH entry, and only execve after vfork. A path that is not an executable file is
@@ -151,8 +154,8 @@ runsc_helper(const struct shim_opts *o, const char *const *words, struct bx_err 
 {
     const char *argv[SHIM_MAX_RUNSC_FLAGS + 16];
     char root_flag[512], debug_flag[512];
-    runsc_argv(o, argv, sizeof(argv) / sizeof(*argv), root_flag, sizeof(root_flag), debug_flag,
-               sizeof(debug_flag), words);
+    runsc_argv(o, false, argv, sizeof(argv) / sizeof(*argv), root_flag, sizeof(root_flag),
+               debug_flag, sizeof(debug_flag), words);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

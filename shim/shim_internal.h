@@ -125,6 +125,9 @@ void shim_record_set_status(struct shim_record *rec, int wait_status, const char
 
 struct shim_cgroup {
     bool v2;
+    /* runsc puts the sandbox in (v1): the bundle's spec names the cgroup (shim_cgroup_adopt) */
+    bool by_runsc;
+    char name[128];   /* shim_cgroup_name */
     int procs_fds[4]; /* cgroup.procs of each hierarchy (v1: memory, pids, cpu, cpuacct) */
     size_t n_procs_fds;
     char paths[4][256]; /* the directories made, to remove at the end */
@@ -134,6 +137,11 @@ struct shim_cgroup {
 /* Creates boxer/<name> (shim_cgroup_name) in the memory, pids and cpu hierarchies and writes the
  * limits (pids mapped from guest tasks to host threads, see cgroup.c). */
 int shim_cgroup_create(struct shim_cgroup *cg, const struct shim_opts *opts, struct bx_err *err);
+/* Whether runsc can put the sandbox into the cgroup itself: on v1, when the bundle's spec names
+ * it (linux.cgroupsPath "/boxer/<name>", as shim_launch writes it). Then `runsc run` stays
+ * outside, its own start-up not throttled by the sandbox's CPU quota; else the shim moves
+ * `runsc run` in before exec and starts it with --ignore-cgroups. */
+void shim_cgroup_adopt(struct shim_cgroup *cg, const char *bundle);
 /* Moves the calling process into the cgroup: async-signal-safe, for the child before exec. */
 int shim_cgroup_join_self(const struct shim_cgroup *cg);
 /* Whether the kernel's OOM killer ended a process of the cgroup. */

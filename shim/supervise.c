@@ -89,6 +89,7 @@ shim_prepare(struct shim *s, struct bx_err *err)
     if (!s->o->ignore_cgroups) {
         if (shim_cgroup_create(&s->cg, s->o, err) < 0)
             return err->code;
+        shim_cgroup_adopt(&s->cg, s->o->bundle);
         s->have_cg = true;
     }
     return 0;
@@ -134,7 +135,11 @@ shim_start_runsc(struct shim *s, struct bx_err *err)
         s->wall_deadline = s->started_mono_ms + (int64_t)s->o->wall_clock_ms;
     s->status = BOXER__SHIM__V1__STATUS__STATUS_RUNNING;
     timer_update(s);
-    bx_log_info("runsc started", "pid=%d", (int)s->runsc_pid);
+    /* cgroup: who put the sandbox into the limits' cgroup (shim_cgroup_adopt) */
+    bx_log_info("runsc started", "pid=%d cgroup=%s", (int)s->runsc_pid,
+                !s->have_cg      ? "none"
+                : s->cg.by_runsc ? "runsc"
+                                 : "shim");
     return 0;
 }
 

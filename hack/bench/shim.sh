@@ -221,6 +221,9 @@ WANT[python]=42
 short() { case $1 in busybox) echo bb ;; python) echo py ;; esac; }
 argv_of() { read -r -a "$1" <<<"${CMD[$2]}"; }
 
+# cg_name ID STATE_DIR: the name of the shim's cgroup.
+cg_name() { /usr/bin/python3 "$REPO/hack/cgroup-name.py" "$1" "$2"; }
+
 # --- set-up ---------------------------------------------------------------------------------
 
 log "work directory $W"
@@ -265,11 +268,13 @@ for img in "${IMAGES[@]}"; do
     done
     rb=$W/raw/$img
     mkdir -m 711 "$rb" "$rb/view" "$rb/view/merged" "$rb/runsc" "$rb/bundle" "$rb/bundle-cg" \
+        "$rb/bundle-shim" \
         "$rb/bundle-sleep"
     mkdir -m 700 "$rb/output"
     chown --reference="$run/output" "$rb/output"
     jq --arg root "$rb/view/merged" --arg out "$rb/output" '
         .root.path = $root
+        | del(.linux.cgroupsPath)
         | .mounts |= map(if .destination == "/output" then .source = $out else . end)' \
         "$run/bundle/config.json" >"$rb/bundle/config.json"
     jq --argjson res "$RAW_RESOURCES" '.linux.resources = $res' "$rb/bundle/config.json" \
@@ -407,14 +412,20 @@ run_one() {
         [[ ! -e $H/run/$id ]] || die "boxerctl's shim left $H/run/$id (5 s after boxerctl exited)"
         ;;
     shim_cg | shim_nocg)
-        local extra=()
+        local extra=() bundle=$rb/bundle
         [[ $v == shim_nocg ]] && extra=(--ignore-cgroups)
         view_mount "$img"
         state=$W/s/$id
         mkdir -m 711 "$state"
+        if [[ $v == shim_cg ]]; then
+            # As boxerctl writes it: the spec names the shim's cgroup, for runsc to join.
+            bundle=$rb/bundle-shim
+            jq --arg p "/boxer/$(cg_name "$id" "$state")" '.linux.cgroupsPath = $p' \
+                "$rb/bundle/config.json" >"$bundle/config.json"
+        fi
         what="boxer-shim run ($v, $img)"
         t0=${EPOCHREALTIME/./}
-        "$SHIM" run --id "$id" --bundle "$rb/bundle" --state "$state" "${SHIM_ARGS[@]}" \
+        "$SHIM" run --id "$id" --bundle "$bundle" --state "$state" "${SHIM_ARGS[@]}" \
             "${extra[@]}" >/dev/null 2>"$W/err" || rc=$?
         t1=${EPOCHREALTIME/./}
         out=$(cat "$state/stdout" 2>/dev/null || true)

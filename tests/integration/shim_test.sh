@@ -44,13 +44,7 @@ wait_running() {
 }
 # This run's cgroups only (another suite may be running): <id>-<FNV-1a of the run directory>,
 # as shim/cgroup.c names them.
-cg_name() {
-    /usr/bin/python3 -c 'import sys
-h = 2166136261
-for b in sys.argv[2].encode():
-    h = ((h ^ b) * 16777619) & 0xffffffff
-print("%s-%08x" % (sys.argv[1], h))' "$1" "$HOME_DIR/run/$1"
-}
+cg_name() { /usr/bin/python3 "$ROOT/hack/cgroup-name.py" "$1" "$HOME_DIR/run/$1"; }
 # cgroups_of ID: the cgroup directories of execution ID that exist.
 cgroups_of() {
     ls -d /sys/fs/cgroup/*/boxer/"$(cg_name "$1")" /sys/fs/cgroup/boxer/"$(cg_name "$1")" 2>/dev/null
@@ -181,6 +175,14 @@ check "the socket is 0600" [ "$(stat -c %a "$HOME_DIR/run/sock/shim.sock")" = 60
 # (so that the leftover check at the end, which looks for these names, looks for the right ones)
 check "a running execution's cgroup is named as the end of this test expects" \
     bash -c '[[ -n $1 ]]' _ "$(cgroups_of sock)"
+# The limits' cgroup holds the sandbox (runsc's sentry, gofer and stubs, all "exe"), put there by
+# runsc as the spec asks; `runsc run` itself, the shim's child, stays outside it.
+sock_cg=$(ls -d /sys/fs/cgroup/memory/boxer/"$(cg_name sock)" /sys/fs/cgroup/boxer/"$(cg_name sock)" 2>/dev/null | head -n 1)
+sock_runsc=$(pgrep -P "$(cat "$HOME_DIR/run/sock/shim.pid")" -x runsc || true)
+check "the sandbox is in the limits' cgroup, runsc run is not (the shim says cgroup=runsc)" \
+    bash -c '[[ -n $1 && -n $2 ]] && procs=$(cat "$1/cgroup.procs") && [[ -n $procs ]] &&
+        ! grep -qx "$2" <<<"$procs" && for p in $procs; do [[ $(cat /proc/$p/comm) == exe ]] || exit 1; done &&
+        grep -q "runsc started.*cgroup=runsc" "$3"' _ "$sock_cg" "$sock_runsc" "$HOME_DIR/run/sock/shim.log"
 if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
     out=$(timeout 20 /usr/bin/python3 - "$HOME_DIR/run/sock/shim.sock" <<'EOF'
 import sys, grpc
