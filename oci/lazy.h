@@ -32,6 +32,12 @@ void lazy_need(struct lazy_lib *lib);
 /* X-macro helpers for a library's list of function names. */
 #define LAZY_INDEX(name) LAZY_I_##name,
 #define LAZY_NAME(name) #name,
+/* Defines `lib`, the struct lazy_lib of `soname` for the functions NAMES(X) lists (X-macro). */
+#define LAZY_LIB(lib, soname, NAMES)                                                               \
+    enum { NAMES(LAZY_INDEX) lib##_n };                                                            \
+    static const char *const lib##_names[] = {NAMES(LAZY_NAME)};                                   \
+    static void *lib##_slots[lib##_n];                                                             \
+    static struct lazy_lib lib = {soname, lib##_names, lib##_slots, lib##_n, false, ""}
 /* `name` of `lib` as a pointer to a function of prototype `ret params`. */
 #define LAZY_FN(lib, ret, name, params) ((ret(*) params)(lib).slots[LAZY_I_##name])
 /* A stub that forwards to the loaded function (the library is loaded first). */

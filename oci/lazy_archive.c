@@ -40,11 +40,7 @@
     X(archive_entry_mtime_is_set)                                                                  \
     X(archive_entry_mtime_nsec)
 
-enum { ARCHIVE_NAMES(LAZY_INDEX) N_ARCHIVE };
-static const char *const archive_names[] = {ARCHIVE_NAMES(LAZY_NAME)};
-static void *archive_slots[N_ARCHIVE];
-static struct lazy_lib archive_lib = {"libarchive.so.13", archive_names, archive_slots,
-                                      N_ARCHIVE,          false,         ""};
+LAZY_LIB(archive_lib, "libarchive.so.13", ARCHIVE_NAMES);
 
 /* The first call of an unpack: a library that cannot be loaded makes no reader (the unpack
  * fails as out of memory would, and the reason is logged). */

@@ -18,11 +18,7 @@
     X(EVP_sha256)                                                                                  \
     X(EVP_EncodeBlock)
 
-enum { CRYPTO_NAMES(LAZY_INDEX) N_CRYPTO };
-static const char *const crypto_names[] = {CRYPTO_NAMES(LAZY_NAME)};
-static void *crypto_slots[N_CRYPTO];
-static struct lazy_lib crypto_lib = {"libcrypto.so.3", crypto_names, crypto_slots,
-                                     N_CRYPTO,         false,        ""};
+LAZY_LIB(crypto_lib, "libcrypto.so.3", CRYPTO_NAMES);
 
 /* The first call of every hash: a library that cannot be loaded is its error. */
 EVP_MD_CTX *

@@ -31,10 +31,7 @@
     X(curl_url_get)                                                                                \
     X(curl_url_set)
 
-enum { CURL_NAMES(LAZY_INDEX) N_CURL };
-static const char *const curl_names[] = {CURL_NAMES(LAZY_NAME)};
-static void *curl_slots[N_CURL];
-static struct lazy_lib curl_lib = {"libcurl.so.4", curl_names, curl_slots, N_CURL, false, ""};
+LAZY_LIB(curl_lib, "libcurl.so.4", CURL_NAMES);
 
 /* The first calls of every path: a library that cannot be loaded is their error. */
 CURLcode
