@@ -244,6 +244,36 @@ for bad in "$WORK/no-such-runsc:No such file or directory" no-such-runsc-$$:"No 
     rm -rf "$nr"
 done
 
+# --- a bundle that names no cgroup (made by hand; the way on cgroup v2 too) ----------------------
+# Then the shim moves `runsc run` into its cgroup before exec instead of letting runsc do it.
+ctl run --keep --id fbk --image busybox -- true >/dev/null 2>&1
+fbk=$HOME_DIR/run/fbk
+fbs=$HOME_DIR/run/fbshim
+rootfs=$(ctl --json pull busybox | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["rootfs"])')
+/usr/bin/python3 -c 'import json, sys
+spec = json.load(open(sys.argv[1]))
+del spec["linux"]["cgroupsPath"]
+spec["process"]["args"] = ["sleep", "30"]
+json.dump(spec, open(sys.argv[1], "w"))' "$fbk/bundle/config.json"
+mkdir -m 711 "$fbs"
+mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$fbk/view/upper,workdir=$fbk/view/work" \
+    "$fbk/view/merged"
+rc=0
+"$SHIM" start --id fbshim --bundle "$fbk/bundle" --state "$fbs" --runsc runsc \
+    --runsc-flag=--platform=ptrace --runsc-flag=--network=none --memory-bytes=268435456 \
+    --cpu-millicores=1000 --pids=64 --wall-clock-ms=20000 >/dev/null 2>&1 || rc=$?
+fb_cg=$(ls -d /sys/fs/cgroup/memory/boxer/"$(cg_name fbshim)" /sys/fs/cgroup/boxer/"$(cg_name fbshim)" 2>/dev/null | head -n 1)
+fb_runsc=$(pgrep -P "$(cat "$fbs/shim.pid" 2>/dev/null || echo 0)" -x runsc || true)
+check "a bundle naming no cgroup: runsc run is moved into the limits' cgroup (cgroup=shim)" \
+    bash -c '[[ $1 == 0 && -n $2 && -n $3 ]] && grep -qx "$3" "$2/cgroup.procs" &&
+        grep -q "runsc started.*cgroup=shim" "$4"' _ "$rc" "$fb_cg" "$fb_runsc" "$fbs/shim.log"
+ctl kill fbshim >/dev/null 2>&1
+ctl wait fbshim >/dev/null 2>&1
+ctl delete fbshim >/dev/null 2>&1
+umount "$fbk/view/merged"
+check "... and after its delete no cgroup of it is left" [ -z "$(cgroups_of fbshim)" ]
+rm -rf "$fbk" "$fbs"
+
 # --- the spare shim (boxerd keeps one; its runs are tested in boxerd_test) -----------------------
 check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
 check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
