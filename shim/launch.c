@@ -2,14 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,8 +17,6 @@
 #include "common/log.h"
 #include "shim/launch.h"
 #include "shim_internal.h"
-
-extern char **environ;
 
 void
 shim_exec_id_new(char *buf, size_t size)
@@ -208,27 +204,8 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     if (o->shim_removes)
         argv[n++] = "--remove-state";
     argv[n] = NULL;
-    pid_t pid = shim_launch_spare_take(shim, argv + 1);
-    if (!pid) {
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of
-         * other clients, files) open. */
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        int rc = posix_spawnp(&pid, shim, &fa, NULL, (char *const *)argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0)
-            return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim);
-    }
-    int ws = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &ws, 0)) < 0 && errno == EINTR)
-        ;
-    if (r != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-        return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start (see %s/%s)", l->dir,
-                          SHIM_LOG_NAME);
+    if (shim_launch_spare_start(shim, argv + 1, l->dir, &l->shim_pid, err) < 0)
+        return err->code;
     l->started = true;
     l->shim_removes = o->shim_removes;
     return 0;
@@ -237,16 +214,20 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
 pid_t
 shim_pid_alive(int dirfd)
 {
-    char buf[32] = {0}, comm[64] = {0}, path[64];
+    char buf[32] = {0}, stat[128] = {0}, path[64];
     cleanup_close int fd = openat(dirfd, SHIM_PID_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
         return 0;
     pid_t pid = (pid_t)atoi(buf);
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    cleanup_close int cfd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (cfd < 0 || read(cfd, comm, sizeof(comm) - 1) <= 0)
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    cleanup_close int sfd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (sfd < 0 || read(sfd, stat, sizeof(stat) - 1) <= 0)
         return 0;
-    return strncmp(comm, "boxer-shim\n", 11) == 0 ? pid : 0;
+    /* "PID (boxer-shim) S ...": a zombie (a shim of ours not reaped yet) is no shim. */
+    const char *name = strchr(stat, '('), *end = strrchr(stat, ')');
+    if (!name || !end || strncmp(name, "(boxer-shim) ", 13) != 0 || end != name + 11)
+        return 0;
+    return end[2] == 'Z' || end[2] == 'X' ? 0 : pid;
 }
 
 int
@@ -313,6 +294,8 @@ shim_launch_teardown(struct shim_launch *l, bool keep)
             l->mounted = l->created = false; /* the shim's now */
         /* Only left when the shim died before its cleanup. */
         shim_cgroup_remove_stale(l->exec_id, l->dir);
+        shim_launch_reap(l->shim_pid);
+        l->shim_pid = 0;
         l->started = false;
     }
     if (!l->keep_client) {

@@ -5,8 +5,11 @@
  *       socket's path once it is ready and exits 0; or prints the error and exits 1.
  *   boxer-shim run ...   the same without detaching, for debugging.
  *   boxer-shim spare
- *       a shim started ahead of its run: loaded, it waits on stdin for the arguments of `start`
- *       (NUL-separated, up to EOF), then is that `start`. Nothing before EOF: it exits 0.
+ *       a shim started ahead of its run: loaded and already in a session of its own, it waits
+ *       on stdin for the arguments of `start` (NUL-separated, up to EOF), then is that shim
+ *       itself, without another fork: it says "ok" or "error: MESSAGE" on one line to its
+ *       stdout once its socket is ready (or it failed), and its caller reaps it when it exits.
+ *       Nothing before EOF: it exits 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +113,15 @@ start_detached(const struct shim_opts *o)
     _exit(shim_main(o, ready[1]));
 }
 
+/* A spare that cannot start: the message on stderr (its caller's log) and as its ready line. */
+static int
+spare_fail(const char *msg)
+{
+    fprintf(stderr, "boxer-shim: spare: %s\n", msg);
+    dprintf(STDOUT_FILENO, "error: %s\n", msg);
+    return 2;
+}
+
 /* `spare`: the arguments of `start` from stdin, as an argv of `boxer-shim start ...` in static
  * storage. 0 with *argc = 0 when stdin ended empty (the spare was let go). */
 static int
@@ -122,10 +134,8 @@ spare_args(int *argc, char ***argv)
     while ((n = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || (len += (size_t)n) == sizeof(buf) - 1) {
-            fputs("boxer-shim: spare: cannot read its arguments\n", stderr);
+        if (n < 0 || (len += (size_t)n) == sizeof(buf) - 1)
             return -1;
-        }
     }
     *argc = 0;
     if (len == 0)
@@ -133,10 +143,8 @@ spare_args(int *argc, char ***argv)
     buf[len] = '\0';
     args[(*argc)++] = "boxer-shim";
     for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
-        if (*argc == SHIM_SPARE_MAX_ARGS + 1) {
-            fputs("boxer-shim: spare: too many arguments\n", stderr);
+        if (*argc == SHIM_SPARE_MAX_ARGS + 1)
             return -1;
-        }
         args[(*argc)++] = buf + i;
     }
     args[*argc] = NULL;
@@ -144,23 +152,43 @@ spare_args(int *argc, char ***argv)
     return 0;
 }
 
+/* A spare's start: it is the daemon itself (its session is its own already). */
+static int
+start_here(const struct shim_opts *o, int ready_fd)
+{
+    if (chdir("/") < 0 || daemon_stdio(o) < 0) {
+        dprintf(ready_fd, "error: detach: %s\n", strerror(errno));
+        return 1;
+    }
+    umask(022);
+    return shim_main(o, ready_fd);
+}
+
 int
 main(int argc, char **argv)
 {
+    int ready_fd = -1;
     if (argc == 2 && strcmp(argv[1], "spare") == 0) {
+        /* Leave the caller's session now, while waiting: no fork is left for the run. */
+        if (setsid() < 0)
+            return spare_fail("setsid failed: a spare must not lead a process group");
+        char *word = argv[1];
         if (spare_args(&argc, &argv) < 0)
-            return 2;
+            return spare_fail("cannot read its arguments (too long or too many?)");
         if (argc == 0)
             return 0;
-        /* stdin was the pipe: the rest reads /dev/null, as a spawned `start` does */
+        if (strcmp(argv[1], "start") != 0)
+            return spare_fail("the arguments must be those of start");
+        /* stdin was the caller's socket: the rest reads /dev/null, as a spawned `start` does */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0)
-            return 2;
+            return spare_fail("cannot open /dev/null");
         close(null);
-        if (strcmp(argv[1], "start") != 0) {
-            fputs("boxer-shim: spare: the arguments must be those of start\n", stderr);
-            return 2;
-        }
+        /* stdout is the ready line's pipe; daemon_stdio() points it at /dev/null later */
+        ready_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (ready_fd < 0)
+            return spare_fail("cannot keep its stdout");
+        memcpy(word, "start", 5); /* what `ps` shows: it is no spare any more */
     }
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
@@ -170,18 +198,25 @@ main(int argc, char **argv)
     struct bx_err err = BX_ERR_INIT;
     if (shim_opts_parse(argc, argv, &o, &err) < 0) {
         fprintf(stderr, "boxer-shim: %s\n", err.msg);
-        usage(stderr);
+        if (ready_fd >= 0)
+            dprintf(ready_fd, "error: %s\n", err.msg);
+        else
+            usage(stderr);
         return 2;
     }
     enum bx_log_level level = BX_LOG_INFO;
     if (bx_log_level_parse(o.log_level, &level) < 0) {
         fprintf(stderr, "boxer-shim: --log-level: unknown level %s\n", o.log_level);
+        if (ready_fd >= 0)
+            dprintf(ready_fd, "error: --log-level: unknown level %s\n", o.log_level);
         return 2;
     }
     bx_log_init("boxer-shim", level);
     bx_log_set_exec(o.exec_id);
     /* gRPC logs its own errors to stderr (the shim's log) unless told otherwise. */
     setenv("GRPC_VERBOSITY", getenv("GRPC_VERBOSITY") ? getenv("GRPC_VERBOSITY") : "ERROR", 1);
+    if (ready_fd >= 0)
+        return start_here(&o, ready_fd);
     if (o.foreground)
         return shim_main(&o, -1);
     return start_detached(&o);

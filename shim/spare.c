@@ -1,16 +1,20 @@
 /* The spare shim: a `boxer-shim spare` started ahead of the next run, so that a run does not
- * wait for the shim's exec and loading (~10 ms). It reads the arguments of `start` from a pipe;
- * the launch that takes it writes them and closes the pipe, and from then on it is that run's
- * `boxer-shim start`. Closing the pipe without writing lets it go (it exits 0); so does the
- * caller's death. One spare at a time; a launch that finds none spawns its shim as before. */
+ * wait for the shim's exec and loading (~10 ms). It reads the arguments of `start` from a
+ * socket (its stdin); the launch that takes it sends them and closes the socket, and from then
+ * on it is that run's shim, with no fork: it answers "ok" or "error: ..." on its stdout (a pipe)
+ * once its status socket is ready, and stays the launcher's child, reaped by shim_launch_reap().
+ * Closing the socket without sending lets it go (it exits 0); so does the caller's death. One
+ * spare at a time; a launch that finds none starts one for itself and takes it at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,45 +22,78 @@
 #include "shim/launch.h"
 #include "shim_internal.h"
 
+struct spare {
+    pid_t pid;    /* 0: none */
+    int fd;       /* our end of its stdin (a socket: a dead spare gives EPIPE, not SIGPIPE) */
+    int ready_fd; /* the read end of its stdout */
+};
+
 static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     bool enabled;
     char path[PATH_MAX]; /* the boxer-shim it runs */
-    pid_t pid;           /* 0: none waiting */
-    int fd;              /* the write end of its stdin */
-} spare = {.fd = -1};
-
-/* Starts a spare; [spare_mu] held. */
-static void
-spare_spawn_locked(void)
-{
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[0], 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    char *const argv[] = {spare.path, "spare", NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, spare.path, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(p[0]);
-    if (rc != 0) {
-        bx_log_warn("cannot start a spare shim", "path=%s errno=%d", spare.path, rc);
-        close(p[1]);
-        return;
-    }
-    spare.pid = pid;
-    spare.fd = p[1];
-}
+    struct spare s;      /* the one waiting, if any */
+} spare = {.s = {.fd = -1, .ready_fd = -1}};
 
 static void
 reap(pid_t pid)
 {
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
+}
+
+/* Closes our ends and reaps it (a spare let go exits at once). */
+static void
+spare_release(struct spare *s)
+{
+    if (!s->pid)
+        return;
+    close(s->fd);
+    close(s->ready_fd);
+    reap(s->pid);
+    *s = (struct spare){.fd = -1, .ready_fd = -1};
+}
+
+static int
+spare_spawn(const char *path, struct spare *s)
+{
+    int sv[2], p[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return errno;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(sv[0]), close(sv[1]);
+        return e;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of
+     * other clients, files) open. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    char *const argv[] = {(char *)path, "spare", NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(sv[1]), close(p[1]);
+    if (rc != 0) {
+        close(sv[0]), close(p[0]);
+        return rc;
+    }
+    *s = (struct spare){.pid = pid, .fd = sv[0], .ready_fd = p[0]};
+    return 0;
+}
+
+/* Starts the spare if none waits; [spare_mu] held. */
+static void
+spare_fill_locked(void)
+{
+    if (!spare.enabled || spare.s.pid)
+        return;
+    int rc = spare_spawn(spare.path, &spare.s);
+    if (rc != 0)
+        bx_log_warn("cannot start a spare shim", "path=%s errno=%d", spare.path, rc);
 }
 
 void
@@ -68,8 +105,7 @@ shim_launch_spare_enable(const char *shim_path)
     else
         shim_launch_shim_path(spare.path, sizeof(spare.path));
     spare.enabled = true;
-    if (!spare.pid)
-        spare_spawn_locked();
+    spare_fill_locked();
     pthread_mutex_unlock(&spare_mu);
 }
 
@@ -77,8 +113,7 @@ void
 shim_launch_spare_refill(void)
 {
     pthread_mutex_lock(&spare_mu);
-    if (spare.enabled && !spare.pid)
-        spare_spawn_locked();
+    spare_fill_locked();
     pthread_mutex_unlock(&spare_mu);
 }
 
@@ -87,49 +122,126 @@ shim_launch_spare_disable(void)
 {
     pthread_mutex_lock(&spare_mu);
     spare.enabled = false;
-    pid_t pid = spare.pid;
-    if (pid) {
-        close(spare.fd); /* it reads EOF and exits */
-        spare.pid = 0;
-        spare.fd = -1;
-    }
+    struct spare s = spare.s;
+    spare.s = (struct spare){.fd = -1, .ready_fd = -1};
     pthread_mutex_unlock(&spare_mu);
-    if (pid)
-        reap(pid);
+    spare_release(&s); /* it reads EOF and exits */
 }
 
-pid_t
-shim_launch_spare_take(const char *shim_path, const char *const *args)
+/* Sends the arguments, NUL-separated, and closes the socket: 0, or an errno. */
+static int
+spare_send(struct spare *s, const char *const *args)
 {
-    pthread_mutex_lock(&spare_mu);
-    pid_t pid = spare.pid;
-    int fd = spare.fd;
-    bool same = pid && strcmp(spare.path, shim_path) == 0;
-    if (same) {
-        spare.pid = 0;
-        spare.fd = -1;
-    }
-    pthread_mutex_unlock(&spare_mu);
-    if (!same)
-        return 0;
-    /* The arguments, NUL-separated; a pipe holds them whole (its 64 KiB are far more). */
     char buf[SHIM_SPARE_MAX_BYTES];
     size_t len = 0;
-    bool fits = true;
-    for (size_t i = 0; args[i] && fits; i++) {
+    for (size_t i = 0; args[i]; i++) {
         size_t n = strlen(args[i]) + 1;
-        fits = len + n <= sizeof(buf);
-        if (fits)
-            memcpy(buf + len, args[i], n), len += n;
+        if (len + n > sizeof(buf))
+            return E2BIG;
+        memcpy(buf + len, args[i], n), len += n;
     }
-    ssize_t w = fits ? write(fd, buf, len) : -1;
-    int saved = fits ? errno : E2BIG;
-    close(fd);
-    if (w == (ssize_t)len)
-        return pid;
-    /* It died before it was needed, or the arguments do not fit: let it go. */
-    bx_log_warn("the spare shim could not be used; starting one", "pid=%d errno=%d", (int)pid,
-                saved);
-    reap(pid);
-    return 0;
+    int rc = 0;
+    for (size_t off = 0; off < len && rc == 0;) {
+        ssize_t w = send(s->fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && errno != EINTR)
+            rc = errno;
+    }
+    close(s->fd);
+    s->fd = -1;
+    return rc;
+}
+
+/* Its ready line, without the newline, in buf; "" when it died without one. */
+static void
+spare_ready_line(struct spare *s, char *buf, size_t size)
+{
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(s->ready_fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
+            break;
+    }
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    close(s->ready_fd);
+    s->ready_fd = -1;
+}
+
+int
+shim_launch_spare_start(const char *shim_path, const char *const *args, const char *state_dir,
+                        pid_t *pid, struct bx_err *err)
+{
+    *pid = 0;
+    pthread_mutex_lock(&spare_mu);
+    struct spare s = {.fd = -1, .ready_fd = -1};
+    if (spare.s.pid && strcmp(spare.path, shim_path) == 0) {
+        s = spare.s;
+        spare.s = (struct spare){.fd = -1, .ready_fd = -1};
+    }
+    pthread_mutex_unlock(&spare_mu);
+    int rc = s.pid ? spare_send(&s, args) : -1;
+    if (rc > 0) {
+        /* It died before it was needed, or the arguments do not fit: let it go. */
+        bx_log_warn("the spare shim could not be used; starting one", "pid=%d errno=%d", (int)s.pid,
+                    rc);
+        close(s.ready_fd);
+        reap(s.pid);
+        s = (struct spare){.fd = -1, .ready_fd = -1};
+    }
+    if (!s.pid) {
+        if ((rc = spare_spawn(shim_path, &s)) != 0)
+            return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim_path);
+        if ((rc = spare_send(&s, args)) != 0) {
+            close(s.ready_fd);
+            reap(s.pid);
+            return bx_err_sys(err, BX_ERUNTIME, rc, "hand boxer-shim its arguments");
+        }
+    }
+    char line[512];
+    spare_ready_line(&s, line, sizeof(line));
+    if (strcmp(line, "ok") == 0) {
+        *pid = s.pid;
+        return 0;
+    }
+    reap(s.pid); /* it exits after its error */
+    if (strncmp(line, "error: ", 7) == 0)
+        return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start: %s (see %s/%s)", line + 7,
+                          state_dir, SHIM_LOG_NAME);
+    return bx_err_set(err, BX_ERUNTIME, "boxer-shim died during start-up (see %s/%s)", state_dir,
+                      SHIM_LOG_NAME);
+}
+
+static void *
+reaper(void *arg)
+{
+    reap((pid_t)(intptr_t)arg);
+    return NULL;
+}
+
+void
+shim_launch_reap(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    pid_t r;
+    while ((r = waitpid(pid, NULL, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r != 0)
+        return; /* reaped, or not ours */
+    /* Still cleaning up after its Delete: a thread waits for it, the caller goes on. */
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    if (pthread_create(&t, &a, reaper, (void *)(intptr_t)pid) != 0)
+        reap(pid);
+    pthread_attr_destroy(&a);
 }

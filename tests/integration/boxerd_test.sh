@@ -369,6 +369,33 @@ check "... boxerd says it started a shim instead of that spare" grep -qE "the sp
 # new_spare BOXERD_PID OLD: one spare, OLD reaped (not even a zombie child left).
 new_spare() { one_spare "$1" && ! ps --ppid "$1" -o pid= | grep -qw "$2"; }
 check "... and keeps a new spare, the dead one reaped (pid $dead_spare)" new_spare "$A_PID" "$dead_spare"
+# The spare a run takes is that run's shim, with no fork of its own: boxerd's child, in a
+# session of its own (a restart of boxerd does not end it), shown by `ps` as `start`; boxerd
+# reaps it once it has cleaned up after its Delete.
+run_json inflight "$BASE" '{"image":"busybox","cmd":["sh","-c","sleep 3; echo done"]}' -m 60 &
+inflight_pid=$!
+run_shim_child() {
+    for _ in $(seq 50); do
+        ps --ppid "$1" -o pid=,sid=,args= |
+            awk '$1 == $2 && $NF == "start" && $(NF-1) ~ /boxer-shim$/ {f = 1} END {exit !f}' &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "a run's shim is boxerd's child (the spare it took), leading a session of its own" \
+    run_shim_child "$A_PID"
+wait "$inflight_pid"
+check "... its run answers" expect inflight 'result("done\n", 0)'
+no_zombie_child() {
+    for _ in $(seq 50); do
+        ps --ppid "$1" -o stat= | grep -q Z || return 0
+        sleep 0.1
+    done
+    ps --ppid "$1" -o pid=,stat=,args=
+    return 1
+}
+check "... and once it is done, boxerd has reaped it (no zombie child)" no_zombie_child "$A_PID"
 # Seed 001's quick test, verbatim.
 (cd "$CLIENT" && timeout 120 curl -s "$BASE/run" \
 -H 'Content-Type: application/json' \

@@ -276,8 +276,12 @@ rm -rf "$fbk" "$fbs"
 
 # --- the spare shim (boxerd keeps one; its runs are tested in boxerd_test) -----------------------
 check "a spare shim let go (stdin closed empty) exits 0" bash -c '"$1" spare </dev/null' _ "$SHIM"
-check "a spare shim takes only the arguments of start (exit 2 otherwise)" \
-    bash -c 'printf "run\0--id\0x" | "$1" spare 2>/dev/null; [ $? -eq 2 ]' _ "$SHIM"
+check "a spare shim takes only the arguments of start (exit 2, its ready line says why)" \
+    bash -c 'out=$(printf "run\0--id\0x" | "$1" spare 2>/dev/null); [ $? -eq 2 ] &&
+        [ "$out" = "error: the arguments must be those of start" ]' _ "$SHIM"
+check "a spare shim given bad options of start fails the same way (exit 2, error line)" \
+    bash -c 'out=$(printf "start\0--id\0x" | "$1" spare 2>/dev/null); [ $? -eq 2 ] &&
+        [ "${out#error: }" != "$out" ]' _ "$SHIM"
 # boxerctl run starts a spare before it resolves the image; a run that fails before its launch
 # lets it go (checked at the end: no boxer-shim process of this suite is left).
 run badref --image 'Bad Ref!!' -- true

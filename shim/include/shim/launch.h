@@ -60,6 +60,7 @@ struct shim_launch {
     bool created;          /* dir was made by this launch: teardown removes it */
     bool mounted;
     bool started;      /* a shim runs for it */
+    pid_t shim_pid;    /* that shim, our child */
     bool shim_removes; /* launched with shim_removes */
     /* The connection to the shim's socket, made by the wait and kept for the teardown's
      * Delete (one channel and one gRPC start-up per run, not two). */
@@ -97,8 +98,14 @@ void shim_launch_spare_enable(const char *shim_path);
 void shim_launch_spare_refill(void);
 void shim_launch_spare_disable(void);
 /* Hands `args` (those of `boxer-shim start`, without argv[0]) to the spare if it runs
- * `shim_path`: its pid (it is now that `start`), else 0 (none; the caller spawns). */
-pid_t shim_launch_spare_take(const char *shim_path, const char *const *args);
+ * `shim_path`, else to a `boxer-shim spare` started now, and waits for its ready line. On
+ * success *pid is the shim, the caller's child from then on: shim_launch_reap() it once it
+ * was deleted. */
+int shim_launch_spare_start(const char *shim_path, const char *const *args, const char *state_dir,
+                            pid_t *pid, struct bx_err *err);
+/* Reaps a shim of shim_launch_spare_start() now if it has exited, else from a thread of its
+ * own once it does (after a Delete it still unmounts and removes its run directory). */
+void shim_launch_reap(pid_t pid);
 
 /* Runs `boxer-shim start` (or gives its arguments to the spare) and returns once its socket is
  * ready. */
@@ -110,7 +117,7 @@ int shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__Exi
                      struct bx_err *err);
 
 /* The pid of the live boxer-shim whose state directory is `dirfd` (from its shim.pid, checked
- * against /proc/PID/comm), else 0. */
+ * against /proc/PID/stat: its name, and not a zombie), else 0. */
 pid_t shim_pid_alive(int dirfd);
 
 /* Wait on `cl` for the exit of the execution whose state directory is `dir`, retrying a call
