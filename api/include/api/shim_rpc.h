@@ -124,8 +124,10 @@ void shim_rpc_server_stop(struct shim_rpc_server *srv);
 struct shim_rpc_client;
 
 /* gRPC starts (its threads, its event engine) with the first client or server of a process and
- * stops with the last. A process that makes one client after another, as boxerd does per run,
- * holds gRPC for its whole life so that it starts once; each hold is undone by one release. */
+ * stops with the last; its event engine, with its three threads, lives while a channel does. A
+ * process that makes one client after another, as boxerd does per run, holds gRPC for its whole
+ * life (with an idle channel that never connects) so that both start once; each hold is undone
+ * by one release. */
 void shim_rpc_hold(void);
 void shim_rpc_release(void);
 
