@@ -286,14 +286,13 @@ done
 
 # boxerctl's shim, caught while `sleep 2` runs: its peak RSS, and its command line (the flags
 # boxerctl gives it, reused for `boxer-shim run` and for the raw runs' runsc flags). boxerctl
-# hands them to a spare shim through a pipe (shim/spare.c), so /proc shows only "boxer-shim
-# spare": for this run a wrapper records them and then execs the shim with them.
+# hands them to a spare shim on its stdin (shim/spare.c), so /proc shows only "boxer-shim
+# start": for this run a wrapper records them and then execs the spare with them.
 cat >"$W/shim-rec" <<EOF
 #!/usr/bin/env bash
 [[ \${1:-} == spare ]] || exec "$SHIM" "\$@"
-mapfile -d '' args
-printf '%s\\0' "\${args[@]}" >"$W/shim-args"
-exec "$SHIM" "\${args[@]}" </dev/null
+cat >"$W/shim-args"
+exec "$SHIM" spare <"$W/shim-args"
 EOF
 chmod 755 "$W/shim-rec"
 rss_id=$TAG-rss
