@@ -3,11 +3,13 @@
 # runsc flags, and against `podman run --runtime runsc`; throughput at a concurrency of 4; and
 # boxerd's own memory, idle and over many runs. See hack/bench/README.md.
 #
-#   hack/bench/boxerd.sh [--runs N] [--throughput-runs N] [--concurrency C] [--memory-runs N]
-#                        [--phases N] [--build-dir DIR] [--max-wait SECS] [--load-below L]
+#   hack/bench/boxerd.sh [--runs N] [--throughput-runs N] [--throughput-rounds R]
+#                        [--concurrency C] [--memory-runs N] [--phases N] [--build-dir DIR]
+#                        [--max-wait SECS] [--load-below L]
 #
 #   --runs N             timed runs of each command and image (default 15)
 #   --throughput-runs N  busybox echo runs per throughput batch (default 40)
+#   --throughput-rounds R  rounds of the six throughput batches, order rotated (default 3)
 #   --concurrency C      clients at once in the throughput batches (default 4)
 #   --memory-runs N      sequential busybox runs while boxerd's RSS is watched (default 1000;
 #                        about 0.3 s each; RSS is printed every 100)
@@ -50,6 +52,7 @@ readonly PODMAN_FLAGS=(--runtime runsc --runtime-flag network=none --runtime-fla
 
 RUNS=15
 TP_RUNS=40
+TP_ROUNDS=3
 CONC=4
 MEM_RUNS=1000
 PHASES=0
@@ -73,6 +76,8 @@ while (($#)); do
     --runs=*) RUNS=${1#*=}; shift ;;
     --throughput-runs) (($# >= 2)) || usage; TP_RUNS=$2; shift 2 ;;
     --throughput-runs=*) TP_RUNS=${1#*=}; shift ;;
+    --throughput-rounds) (($# >= 2)) || usage; TP_ROUNDS=$2; shift 2 ;;
+    --throughput-rounds=*) TP_ROUNDS=${1#*=}; shift ;;
     --concurrency) (($# >= 2)) || usage; CONC=$2; shift 2 ;;
     --concurrency=*) CONC=${1#*=}; shift ;;
     --memory-runs) (($# >= 2)) || usage; MEM_RUNS=$2; shift 2 ;;
@@ -89,7 +94,7 @@ while (($#)); do
     *) usage ;;
     esac
 done
-for v in RUNS TP_RUNS CONC; do
+for v in RUNS TP_RUNS TP_ROUNDS CONC; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "wants a positive count: $v=${!v}"
 done
 [[ $MEM_RUNS =~ ^[0-9]+$ ]] || die "--memory-runs wants a count, got '$MEM_RUNS'"
@@ -704,16 +709,51 @@ echo $? >"$dir/$i.rc"
 EOF
 chmod 755 "$W/tp/raw1.sh"
 
-declare -A TP_SECS
-# tput VARIANT: one batch of TP_RUNS busybox echo runs, CONC at a time; sets TP_SECS[VARIANT].
+# The kept-alive clients: one python3 process, CONC threads each holding one HTTP/1.1
+# connection, as a pipeline or the Python SDK would send runs in parallel.
+cat >"$W/tp/ka.py" <<'EOF'
+# ka.py URL BODY_FILE N CONC DIR: N POST /run, CONC at a time; reply I in DIR/I.json
+import http.client, sys, threading, urllib.parse
+url, body_file, n, conc, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+u = urllib.parse.urlsplit(url)
+body = open(body_file, "rb").read()
+lock, taken = threading.Lock(), [0]
+def take():
+    with lock:
+        taken[0] += 1
+        return taken[0] if taken[0] <= n else 0
+def worker():
+    c = None
+    while i := take():
+        data = b""
+        try:
+            c = c or http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+            c.request("POST", "/run", body, {"Content-Type": "application/json"})
+            data = c.getresponse().read()
+        except Exception:
+            c = None
+        with open(f"{out}/{i}.json", "wb") as f:
+            f.write(data)
+threads = [threading.Thread(target=worker) for _ in range(conc)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+EOF
+
+# busy_jiffies: the whole machine's non-idle CPU time so far (user, nice, system, irq, softirq).
+busy_jiffies() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+readonly HZ_TICKS=$(getconf CLK_TCK)
+# tput VARIANT ROUND: one batch of TP_RUNS busybox echo runs, CONC at a time; appends
+# "ROUND runs/s" to tp/rate.VARIANT and "ROUND CPU-ms-per-run" to tp/cpu.VARIANT.
 tput() {
-    local v=$1 dir=$W/tp/$1 i t0 t1 ok=0 cg=0 tpl=$W/raw/busybox/bundle/config.json
+    local v=$1 r=$2 dir=$W/tp/$1.$2 i t0 t1 c0 c1 ok=0 cg=0 tpl=$W/raw/busybox/bundle/config.json
     mkdir -m 711 "$dir"
     case $v in
     raw_cg | raw_nocg)
         [[ $v == raw_cg ]] && cg=1 tpl=$W/raw/busybox/cg-template.json
         mkdir -m 711 "$dir/runsc"
-        echo "$TAG-tp-$v" >"$dir/id"
+        echo "$TAG-tp-$v-$r" >"$dir/id"
         printf '%s\n' "${RUNSC_FLAGS[@]}" >"$dir/flags"
         ((cg)) || echo --ignore-cgroups >>"$dir/flags"
         for ((i = 1; i <= TP_RUNS; i++)); do
@@ -721,7 +761,7 @@ tput() {
             mkdir -m 700 "$dir/$i/output"
             chown 65534:65534 "$dir/$i/output"
             jq --arg root "$dir/$i/merged" --arg out "$dir/$i/output" \
-                --arg cgp "/$CG_PARENT/$TAG-tp-$v-$i" --argjson cg "$cg" '
+                --arg cgp "/$CG_PARENT/$TAG-tp-$v-$r-$i" --argjson cg "$cg" '
                 .root.path = $root
                 | .mounts |= map(if .destination == "/output" then .source = $out else . end)
                 | if $cg == 1 then .linux.cgroupsPath = $cgp else . end' "$tpl" \
@@ -729,9 +769,9 @@ tput() {
             mount -t overlay overlay -o "nosuid,nodev,lowerdir=${ROOTFS[busybox]},upperdir=$dir/$i/upper,workdir=$dir/$i/work" \
                 "$dir/$i/merged"
         done
-        t0=${EPOCHREALTIME/./}
+        c0=$(busy_jiffies) t0=${EPOCHREALTIME/./}
         seq 1 "$TP_RUNS" | xargs -P "$CONC" -n 1 "$W/tp/raw1.sh" "$dir"
-        t1=${EPOCHREALTIME/./}
+        t1=${EPOCHREALTIME/./} c1=$(busy_jiffies)
         for ((i = 1; i <= TP_RUNS; i++)); do
             umount "$dir/$i/merged"
             if [[ $(cat "$dir/$i.out") == hi && $(cat "$dir/$i.rc") == 0 ]]; then
@@ -740,36 +780,50 @@ tput() {
                 cat "$dir/$i.err" >&2
                 die "raw runsc run $i of the $v throughput batch failed; the baseline would be wrong"
             fi
-            [[ ! -e $(cg_of "$TAG-tp-$v-$i") ]] || die "runsc left its cgroup /$CG_PARENT/$TAG-tp-$v-$i"
+            [[ ! -e $(cg_of "$TAG-tp-$v-$r-$i") ]] || die "runsc left its cgroup /$CG_PARENT/$TAG-tp-$v-$r-$i"
         done
         ;;
-    boxerd_cg | boxerd_nocg)
+    boxerd_*)
         local url=$URL_a
-        [[ $v == boxerd_nocg ]] && url=$URL_b
-        t0=${EPOCHREALTIME/./}
-        seq 1 "$TP_RUNS" | xargs -P "$CONC" -I{} curl -s -m 300 -o "$dir/{}.json" "$url/run" \
-            -H 'Content-Type: application/json' --data-binary "${BODY[busybox]}" || true
-        t1=${EPOCHREALTIME/./}
+        [[ $v == boxerd_nocg* ]] && url=$URL_b
+        c0=$(busy_jiffies) t0=${EPOCHREALTIME/./}
+        if [[ $v == *_ka ]]; then
+            /usr/bin/python3 "$W/tp/ka.py" "$url" "$W/body.busybox" "$TP_RUNS" "$CONC" "$dir" || true
+        else
+            seq 1 "$TP_RUNS" | xargs -P "$CONC" -I{} curl -s -m 300 -o "$dir/{}.json" "$url/run" \
+                -H 'Content-Type: application/json' --data-binary "${BODY[busybox]}" || true
+        fi
+        t1=${EPOCHREALTIME/./} c1=$(busy_jiffies)
         for ((i = 1; i <= TP_RUNS; i++)); do
-            cp "$dir/$i.json" "$W/replies/tp-$v-$i.json" 2>/dev/null || : >"$W/replies/tp-$v-$i.json"
-            if reply_ok "tp-$v-$i" busybox >/dev/null; then
+            cp "$dir/$i.json" "$W/replies/tp-$v-$r-$i.json" 2>/dev/null || : >"$W/replies/tp-$v-$r-$i.json"
+            if reply_ok "tp-$v-$r-$i" busybox >/dev/null; then
                 ok=$((ok + 1))
             else
-                problem "throughput $v run $i: $(head -c 300 "$dir/$i.json" 2>/dev/null)"
+                problem "throughput $v round $r run $i: $(head -c 300 "$dir/$i.json" 2>/dev/null)"
             fi
         done
         ;;
     esac
-    TP_SECS[$v]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
-    TP_OK[$v]=$ok
-    log "  $v: $ok/$TP_RUNS runs in ${TP_SECS[$v]} s"
+    local secs
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+    awk -v r="$r" -v n="$ok" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d %.3f\n", r, n * 1e6 / (b - a) }' \
+        >>"$W/tp/rate.$v"
+    awk -v r="$r" -v n="$TP_RUNS" -v c="$((c1 - c0))" -v hz="$HZ_TICKS" \
+        'BEGIN { printf "%d %.1f\n", r, c * 1000 / hz / n }' >>"$W/tp/cpu.$v"
+    TP_OK[$v]=$((${TP_OK[$v]:-0} + ok))
+    log "  $v (round $r): $ok/$TP_RUNS runs in $secs s, $(tail -n 1 "$W/tp/cpu.$v" | cut -d' ' -f2) ms CPU a run"
 }
 declare -A TP_OK
+# The six batches of a round; each round starts one later in this order, so that none always
+# follows the same one (a batch leaves work behind: boxerd's deletes, its next spare).
+readonly TP_VARIANTS=(raw_cg boxerd_cg boxerd_cg_ka raw_nocg boxerd_nocg boxerd_nocg_ka)
 wait_quiet "throughput"
 TP_LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-log "throughput: $TP_RUNS busybox echo runs, $CONC at a time, per batch"
-for v in boxerd_cg raw_cg raw_nocg boxerd_nocg; do
-    tput "$v"
+log "throughput: $TP_ROUNDS rounds of $TP_RUNS busybox echo runs, $CONC at a time, per batch"
+for ((round = 1; round <= TP_ROUNDS; round++)); do
+    for ((k = 0; k < ${#TP_VARIANTS[@]}; k++)); do
+        tput "${TP_VARIANTS[(k + round - 1) % ${#TP_VARIANTS[@]}]}" "$round"
+    done
 done
 TP_LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -778,7 +832,7 @@ TP_LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 if ((PHASES > 0)); then
     log "phases: $PHASES busybox runs per boxerd under perf trace -a"
     perf trace -a -o "$W/perf-trace.txt" \
-        -e execve,clone,clone3,wait4,fsync,mkdir,mount,umount2,unlinkat,sendmsg,recvfrom \
+        -e execve,clone,clone3,vfork,wait4,fsync,mkdir,mount,umount2,unlinkat,sendmsg,sendto,recvfrom \
         2>"$W/perf.err" & # (no workload: with -a it traces until SIGINT, and leaves nothing)
     PERF_PID=$!
     sleep 2 # perf trace sets up its tracepoints
@@ -935,20 +989,32 @@ for img in "${IMAGES[@]}"; do
 done
 
 echo
-echo "2. throughput: $TP_RUNS busybox echo runs, $CONC at a time"
-printf '  %-40s %8s %8s %8s %7s\n' "" seconds "runs/s" ratio ok
-tp_row() { # LABEL VARIANT [BASE]
-    local rate ratio=-
-    rate=$(awk -v n="${TP_OK[$2]}" -v s="${TP_SECS[$2]}" 'BEGIN { printf "%.2f", (s > 0 ? n / s : 0) }')
-    TP_RATE[$2]=$rate
-    [[ -n ${3:-} ]] && ratio=$(div "$rate" "${TP_RATE[$3]}")
-    printf '  %-40s %8s %8s %8s %7s\n' "$1" "${TP_SECS[$2]}" "$rate" "$ratio" "${TP_OK[$2]}/$TP_RUNS"
-}
+echo "2. throughput: $TP_ROUNDS rounds of $TP_RUNS busybox echo runs, $CONC at a time (batch order"
+echo "   rotated every round); runs/s = runs / the batch's wall seconds, median over the rounds;"
+echo "   paired = median over rounds of runs/s / the raw batch's of the same round; CPU = the whole"
+echo "   machine's busy time during the batch / runs (the clients' own CPU included)"
+printf '  %-42s %7s %13s %6s %7s %9s %7s\n' "" "runs/s" "min-max" ratio paired "CPU ms/run" ok
 declare -A TP_RATE
+tp_row() { # LABEL VARIANT [BASE]
+    local f=$W/tp/rate.$2 ratio=- pr=- mm
+    TP_RATE[$2]=$(awk '{print $2}' "$f" | sort -g | awk '{v[NR] = $1} END {
+        printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    mm=$(awk 'NR == 1 || $2 < lo {lo = $2} NR == 1 || $2 > hi {hi = $2} END { printf "%.2f-%.2f", lo, hi }' "$f")
+    if [[ -n ${3:-} ]]; then
+        ratio=$(div "${TP_RATE[$2]}" "${TP_RATE[$3]}")
+        pr=$(paired "$f" "$W/tp/rate.$3")
+    fi
+    printf '  %-42s %7s %13s %6s %7s %9s %7s\n' "$1" "${TP_RATE[$2]}" "$mm" "$ratio" "$pr" \
+        "$(awk '{print $2}' "$W/tp/cpu.$2" | sort -g | awk '{v[NR] = $1} END {
+            printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+        "${TP_OK[$2]}/$((TP_RUNS * TP_ROUNDS))"
+}
 tp_row "runsc run, limits (xargs -P$CONC)" raw_cg
-tp_row "boxerd, default limits ($CONC clients)" boxerd_cg raw_cg
+tp_row "boxerd, default limits ($CONC curl processes)" boxerd_cg raw_cg
+tp_row "  the same, $CONC kept-alive connections" boxerd_cg_ka raw_cg
 tp_row "runsc run --ignore-cgroups (xargs -P$CONC)" raw_nocg
-tp_row "boxerd, ignore_cgroups ($CONC clients)" boxerd_nocg raw_nocg
+tp_row "boxerd, ignore_cgroups ($CONC curl processes)" boxerd_nocg raw_nocg
+tp_row "  the same, $CONC kept-alive connections" boxerd_nocg_ka raw_nocg
 
 if [[ -s $W/phases.txt ]]; then
     echo
@@ -1000,8 +1066,10 @@ for img in "${IMAGES[@]}"; do
     tgt "  (information) boxerd (a) / podman, medians" \
         "${MED[$img.boxerd_cg]} / ${MED[$img.podman]} = $(div "${MED[$img.boxerd_cg]}" "${MED[$img.podman]}")" "" ""
 done
-for pair in "boxerd_cg raw_cg (a)" "boxerd_nocg raw_nocg (b)"; do
+for pair in "boxerd_cg raw_cg (a)" "boxerd_nocg raw_nocg (b)" "boxerd_cg_ka raw_cg (a),kept-alive" \
+    "boxerd_nocg_ka raw_nocg (b),kept-alive"; do
     read -r v b lbl <<<"$pair"
+    lbl=${lbl/,/ }
     ratio=$(div "${TP_RATE[$v]}" "${TP_RATE[$b]}")
     tgt "throughput x$CONC $lbl, boxerd / raw runsc, runs/s" "${TP_RATE[$v]} / ${TP_RATE[$b]} = $ratio" \
         ">= $TARGET_TPUT" "$(verdict "$ratio" ">=" "$TARGET_TPUT")"

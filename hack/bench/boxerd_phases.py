@@ -4,10 +4,11 @@
     boxerd_phases.py TRACE LABEL=PID [LABEL=PID ...]
 
 TRACE is the output of
-    perf trace -a -o TRACE -e execve,clone,clone3,wait4,fsync,mkdir,mount,umount2,unlinkat,sendmsg,recvfrom
+    perf trace -a -o TRACE -e execve,clone,clone3,vfork,wait4,fsync,mkdir,mount,umount2,unlinkat,sendmsg,sendto,recvfrom
 taken while each boxerd (PID, still running: its threads are read from /proc) served POST /run
-requests one at a time. The processes a boxerd starts (boxer-shim, its daemon, runsc) are
-followed through the clone return values. Each request is cut at the syscalls that mark the
+requests one at a time. The processes a boxerd starts (its spare boxer-shims, runsc) are
+followed through the clone return values; a run's shim is the spare started before it, which
+gets the run's arguments on a socket (the worker's sendto) and forks runsc itself. Each request is cut at the syscalls that mark the
 steps of httpd/run_exec.c, shim/launch.c and the shim (shim/main.c, shim/supervise.c,
 shim/runsc.c); prints the median (and range) of each step in ms, one column per boxerd.
 A request whose steps are not all in the trace (perf lost events) is left out and counted.
@@ -21,13 +22,11 @@ LINE = re.compile(r"^\s*([\d.]+|\?) \(\s*([\d.]*)\s*(?:ms)?\): (\S+)/(\d+) (.*)$
 
 # (key, label, what it covers)
 PHASES = [
-    ("prep", "request -> boxer-shim spawned",
+    ("prep", "request -> arguments handed to the shim",
      "queue, image resolve, run dir, overlay mount, bundle write"),
     ("prep_fsync", "  of which fsync", "none expected: config.json is replaced, not fsynced"),
-    ("shim_exec", "spawn -> boxer-shim exec'd", "posix_spawn, execve"),
-    ("shim_start", "exec'd -> daemon forked", "dynamic loading, argument parsing"),
-    ("daemon", "daemon -> runsc forked", "pid file, cgroups, pipes"),
-    ("daemon_fsync", "  of which fsync", "none expected: shim.pid is replaced, not fsynced"),
+    ("shim", "handed -> runsc forked", "the spare's argument parsing, pid file, cgroups, pipes"),
+    ("shim_fsync", "  of which fsync", "none expected: shim.pid is replaced, not fsynced"),
     ("runsc_exec", "runsc forked -> exec'd", "cgroup join, signal reset (vfork)"),
     ("runsc", "runsc run (exec -> reaped)", "the sandbox, as a raw runsc run"),
     ("record", "reaped -> Wait answered", "drain, exit record, cgroup removal"),
@@ -35,7 +34,6 @@ PHASES = [
     ("reply", "Wait answered -> HTTP reply sent", "output read, the reply, resume"),
     ("total", "total (request read -> reply sent)", ""),
     ("overhead", "total - runsc run", "what boxerd and the shim add"),
-    ("ready", "(spawn -> boxer-shim start returned)", "overlaps the runsc run"),
 ]
 
 
@@ -97,18 +95,15 @@ def phases(r):
 
     t0 = r[0]["t"]
     w = first(lambda e: e["comm"] == "boxerd" and e["name"] == "mkdir")["tid"]  # the worker
-    spawn = first(lambda e: e["tid"] == w and e["name"] == "clone3" and not e["cont"])
-    sexec = first(lambda e: e["comm"] == "boxer-shim" and e["name"] == "execve"
-                  and e["ret"].startswith("0"))
-    dfork = first(lambda e: e["tid"] == sexec["tid"] and child_of(e) > 0)
-    dpid = child_of(dfork)
-    rfork = first(lambda e: e["tid"] == dpid and child_of(e) > 0)
-    rpid = child_of(rfork)
+    handed = first(lambda e: e["tid"] == w and e["name"] == "sendto" and not e["cont"])
+    # runsc: the first process named so after that (perf may name a spare exec'd before the
+    # trace after boxerd); its fork's caller is the shim.
+    rpid = first(lambda e: e["comm"] == "runsc" and e["t"] >= handed["t"])["tid"]
+    rfork = first(lambda e: child_of(e) == rpid)
+    dpid = rfork["tid"]
     rexec = first(lambda e: e["tid"] == rpid and e["name"] == "execve" and e["ret"].startswith("0"))
     reaped = first(lambda e: e["tid"] == dpid and e["name"] == "wait4"
                    and e["ret"].startswith(str(rpid)))
-    ready = first(lambda e: e["tid"] == w and e["name"] == "wait4" and e["ret"][:1].isdigit()
-                  and e["t"] >= spawn["t"])
     answer = first(lambda e: e["tid"] == dpid and e["name"] == "sendmsg" and e["t"] > reaped["t"])
     # The Delete, the unmount and the removal come after the reply: not part of the latency.
     reply = r[-1]
@@ -117,19 +112,16 @@ def phases(r):
         return sum(e["d"] for e in r if e["tid"] == tid and e["name"] == "fsync" and lo <= e["t"] < hi)
 
     p = {
-        "prep": spawn["t"] - t0,
-        "prep_fsync": fsyncs(w, t0, spawn["t"]),
-        "shim_exec": end(sexec) - spawn["t"],
-        "shim_start": dfork["t"] - end(sexec),
-        "daemon": rfork["t"] - dfork["t"],
-        "daemon_fsync": fsyncs(dpid, dfork["t"], rfork["t"]),
+        "prep": handed["t"] - t0,
+        "prep_fsync": fsyncs(w, t0, handed["t"]),
+        "shim": rfork["t"] - handed["t"],
+        "shim_fsync": fsyncs(dpid, handed["t"], rfork["t"]),
         "runsc_exec": rexec["t"] - rfork["t"],
         "runsc": reaped["t"] - rexec["t"],
         "record": answer["t"] - reaped["t"],
         "record_fsync": fsyncs(dpid, reaped["t"], answer["t"]),
         "reply": reply["t"] - answer["t"],
         "total": reply["t"] - t0,
-        "ready": end(ready) - spawn["t"],
     }
     p["overhead"] = p["total"] - p["runsc"]
     return p
