@@ -294,7 +294,9 @@ shim_launch_teardown(struct shim_launch *l, bool keep)
             l->mounted = l->created = false; /* the shim's now */
         /* Only left when the shim died before its cleanup. */
         shim_cgroup_remove_stale(l->exec_id, l->dir);
-        shim_launch_reap(l->shim_pid);
+        /* A caller that exits right after this (keep_client) leaves its shim to init. */
+        if (!l->keep_client)
+            shim_launch_reap(l->shim_pid);
         l->shim_pid = 0;
         l->started = false;
     }

@@ -66,7 +66,8 @@ struct shim_launch {
      * Delete (one channel and one gRPC start-up per run, not two). */
     struct shim_rpc_client *cl;
     /* Set by a caller that exits right after the teardown (boxerctl run): the teardown leaves
-     * cl open, since closing a channel costs 1-5 ms after the run's last reply. */
+     * cl open, since closing a channel costs 1-5 ms after the run's last reply, and does not
+     * reap the shim (init does, once the caller is gone). */
     bool keep_client;
 };
 
