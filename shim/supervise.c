@@ -367,6 +367,23 @@ shim_finish_record(struct shim *s)
     shim_service_post_exit(s);
 }
 
+/* `runsc run` removes its container's state when it exits normally; a sandbox that was killed
+ * with it leaves state behind. In the shim's own root nothing else lives and the sandbox's
+ * processes are gone (killed with runsc, and with the cgroup), so removing the root is enough:
+ * `runsc delete --force` would spend its 5 s deadline trying to stop a sandbox that is no more.
+ * Done as soon as the execution is over, while the caller reads the output, so that its Delete
+ * finds nothing left to do. A shared root (--runsc-root) is runsc's to clean, at the Delete. */
+static void
+shim_remove_runsc_root(struct shim *s)
+{
+    if (s->o->runsc_root || s->root_removed)
+        return;
+    s->root_removed = true;
+    struct bx_err err = BX_ERR_INIT;
+    if (bx_rm_rf(s->state_fd, SHIM_RUNSC_ROOT_NAME, &err) < 0)
+        bx_log_warn("cannot remove runsc's state", "error=\"%s\"", err.msg);
+}
+
 /* Removes the sandbox's state: runsc's, the cgroup, the socket and pid file. The output and the
  * exit record stay for the caller, who owns the state directory. */
 void
@@ -376,15 +393,9 @@ shim_cleanup_state(struct shim *s)
         return;
     s->cleaned = true;
     struct bx_err err = BX_ERR_INIT;
-    /* `runsc run` removes its container's state when it exits normally; a sandbox that was
-     * killed with it leaves state behind. In the shim's own root nothing else lives and the
-     * sandbox's processes are gone (killed with runsc, and with the cgroup), so removing the
-     * root is enough: `runsc delete --force` would spend its 5 s deadline trying to stop a
-     * sandbox that is no more. A shared root (--runsc-root) is runsc's to clean. */
     if (s->runsc_pid > 0 && s->o->runsc_root && shim_runsc_delete(s->o, &err) < 0)
         bx_log_debug("runsc delete failed", "error=\"%s\"", err.msg);
-    if (!s->o->runsc_root && bx_rm_rf(s->state_fd, SHIM_RUNSC_ROOT_NAME, &err) < 0)
-        bx_log_warn("cannot remove runsc's state", "error=\"%s\"", err.msg);
+    shim_remove_runsc_root(s);
     shim_drop_cgroup(s);
     unlinkat(s->state_fd, SHIM_PID_NAME, 0);
 }
@@ -463,6 +474,7 @@ shim_main(const struct shim_opts *o, int ready_fd)
     ready_say(&ready_fd, "ok", NULL);
     shim_loop(&s, execution_over);
     shim_finish_record(&s);
+    shim_remove_runsc_root(&s);
     s.linger_until = s.terminate ? 0 : shim_now_ms(CLOCK_MONOTONIC) + (int64_t)o->linger_s * 1000;
     /* A Delete may already have been answered (and set done): never clear it. */
     pthread_mutex_lock(&s.mu);

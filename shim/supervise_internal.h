@@ -30,7 +30,7 @@ struct shim {
 
     int64_t started_unix_ms, started_mono_ms, finished_unix_ms, finished_mono_ms;
     int64_t wall_deadline, drain_until, linger_until; /* monotonic ms; 0: none */
-    bool exited, stopping, timed_out, terminate, cleaned, lingered;
+    bool exited, stopping, timed_out, terminate, cleaned, lingered, root_removed;
     bool done; /* [mu] the shim may exit */
     int wait_status;
 
