@@ -224,10 +224,10 @@ shim_pid_alive(int dirfd)
     if (sfd < 0 || read(sfd, stat, sizeof(stat) - 1) <= 0)
         return 0;
     /* "PID (boxer-shim) S ...": a zombie (a shim of ours not reaped yet) is no shim. */
-    const char *name = strchr(stat, '('), *end = strrchr(stat, ')');
-    if (!name || !end || strncmp(name, "(boxer-shim) ", 13) != 0 || end != name + 11)
+    const char *name = strchr(stat, '(');
+    if (!name || strncmp(name, "(boxer-shim) ", 13) != 0)
         return 0;
-    return end[2] == 'Z' || end[2] == 'X' ? 0 : pid;
+    return name[13] == 'Z' || name[13] == 'X' ? 0 : pid;
 }
 
 int

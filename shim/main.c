@@ -87,6 +87,18 @@ daemon_stdio(const struct shim_opts *o)
     return 0;
 }
 
+/* The daemon, in a session of its own already: a spare itself, or the child of `start`. */
+static int
+start_here(const struct shim_opts *o, int ready_fd)
+{
+    if (chdir("/") < 0 || daemon_stdio(o) < 0) {
+        dprintf(ready_fd, "error: detach: %s\n", strerror(errno));
+        return 1;
+    }
+    umask(022);
+    return shim_main(o, ready_fd);
+}
+
 static int
 start_detached(const struct shim_opts *o)
 {
@@ -105,12 +117,11 @@ start_detached(const struct shim_opts *o)
         return await_ready(ready[0], o);
     }
     close(ready[0]);
-    if (setsid() < 0 || chdir("/") < 0 || daemon_stdio(o) < 0) {
+    if (setsid() < 0) {
         dprintf(ready[1], "error: detach: %s\n", strerror(errno));
         _exit(1);
     }
-    umask(022);
-    _exit(shim_main(o, ready[1]));
+    _exit(start_here(o, ready[1]));
 }
 
 /* A spare that cannot start: the message on stderr (its caller's log) and as its ready line. */
@@ -150,18 +161,6 @@ spare_args(int *argc, char ***argv)
     args[*argc] = NULL;
     *argv = args;
     return 0;
-}
-
-/* A spare's start: it is the daemon itself (its session is its own already). */
-static int
-start_here(const struct shim_opts *o, int ready_fd)
-{
-    if (chdir("/") < 0 || daemon_stdio(o) < 0) {
-        dprintf(ready_fd, "error: detach: %s\n", strerror(errno));
-        return 1;
-    }
-    umask(022);
-    return shim_main(o, ready_fd);
 }
 
 int

@@ -42,14 +42,16 @@ reap(pid_t pid)
         ;
 }
 
-/* Closes our ends and reaps it (a spare let go exits at once). */
+/* Closes what is left of our ends and reaps it (a spare let go, or failed, exits at once). */
 static void
 spare_release(struct spare *s)
 {
     if (!s->pid)
         return;
-    close(s->fd);
-    close(s->ready_fd);
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->ready_fd >= 0)
+        close(s->ready_fd);
     reap(s->pid);
     *s = (struct spare){.fd = -1, .ready_fd = -1};
 }
@@ -128,18 +130,24 @@ shim_launch_spare_disable(void)
     spare_release(&s); /* it reads EOF and exits */
 }
 
-/* Sends the arguments, NUL-separated, and closes the socket: 0, or an errno. */
-static int
-spare_send(struct spare *s, const char *const *args)
+/* The arguments, NUL-separated, as the spare reads them: their length, or 0 if they do not fit. */
+static size_t
+spare_pack(const char *const *args, char *buf, size_t size)
 {
-    char buf[SHIM_SPARE_MAX_BYTES];
     size_t len = 0;
     for (size_t i = 0; args[i]; i++) {
         size_t n = strlen(args[i]) + 1;
-        if (len + n > sizeof(buf))
-            return E2BIG;
+        if (len + n > size)
+            return 0;
         memcpy(buf + len, args[i], n), len += n;
     }
+    return len;
+}
+
+/* Sends them and closes the socket: 0, or an errno (EPIPE: the spare is dead). */
+static int
+spare_send(struct spare *s, const char *buf, size_t len)
+{
     int rc = 0;
     for (size_t off = 0; off < len && rc == 0;) {
         ssize_t w = send(s->fd, buf + off, len - off, MSG_NOSIGNAL);
@@ -179,6 +187,11 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, const ch
                         pid_t *pid, struct bx_err *err)
 {
     *pid = 0;
+    char buf[SHIM_SPARE_MAX_BYTES];
+    size_t len = spare_pack(args, buf, sizeof(buf));
+    if (len == 0)
+        return bx_err_set(err, BX_EINVAL, "boxer-shim's arguments exceed %d bytes",
+                          SHIM_SPARE_MAX_BYTES);
     pthread_mutex_lock(&spare_mu);
     struct spare s = {.fd = -1, .ready_fd = -1};
     if (spare.s.pid && strcmp(spare.path, shim_path) == 0) {
@@ -186,21 +199,17 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, const ch
         spare.s = (struct spare){.fd = -1, .ready_fd = -1};
     }
     pthread_mutex_unlock(&spare_mu);
-    int rc = s.pid ? spare_send(&s, args) : -1;
-    if (rc > 0) {
-        /* It died before it was needed, or the arguments do not fit: let it go. */
+    int rc;
+    if (s.pid && (rc = spare_send(&s, buf, len)) != 0) {
         bx_log_warn("the spare shim could not be used; starting one", "pid=%d errno=%d", (int)s.pid,
                     rc);
-        close(s.ready_fd);
-        reap(s.pid);
-        s = (struct spare){.fd = -1, .ready_fd = -1};
+        spare_release(&s); /* it died before it was needed */
     }
     if (!s.pid) {
         if ((rc = spare_spawn(shim_path, &s)) != 0)
             return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim_path);
-        if ((rc = spare_send(&s, args)) != 0) {
-            close(s.ready_fd);
-            reap(s.pid);
+        if ((rc = spare_send(&s, buf, len)) != 0) {
+            spare_release(&s);
             return bx_err_sys(err, BX_ERUNTIME, rc, "hand boxer-shim its arguments");
         }
     }
@@ -210,7 +219,7 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, const ch
         *pid = s.pid;
         return 0;
     }
-    reap(s.pid); /* it exits after its error */
+    spare_release(&s); /* it exits after its error */
     if (strncmp(line, "error: ", 7) == 0)
         return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start: %s (see %s/%s)", line + 7,
                           state_dir, SHIM_LOG_NAME);

@@ -1,5 +1,5 @@
 /* Unit tests of boxer-shim's pieces that need no sandbox: the command line, output capping,
- * the exit record and its status mapping, the pids mapping. */
+ * the exit record and its status mapping, the pids mapping, telling a live shim from its pid. */
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/fs.h"
+#include "shim/launch.h"
 #include "shim_internal.h"
 
 #define ARGV(...) ((char *[]){"boxer-shim", __VA_ARGS__, NULL})
@@ -257,6 +260,54 @@ test_host_pids(void **state)
     assert_true(shim_cgroup_host_pids(64) < 64 * 16);
 }
 
+/* A shim's launcher reaps it, so between its exit and the reaping it is a zombie that still
+ * bears the name: shim_pid_alive() must call it gone, as it does a process of another name. */
+static void
+test_pid_alive(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/boxer-shim-test.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct bx_err err = BX_ERR_INIT;
+    char buf[32];
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+        close(ready[0]), close(go[1]); /* so that the parent's close is the end of go */
+        prctl(PR_SET_NAME, "boxer-shim");
+        (void)!write(ready[1], "r", 1);
+        (void)!read(go[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]), close(go[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    /* no pid file, then this test's own pid (another name) */
+    assert_int_equal(shim_pid_alive(dfd), 0);
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    assert_int_equal(bx_write_file_atomic(dfd, SHIM_PID_NAME, buf, (size_t)n, 0644, &err), 0);
+    assert_int_equal(shim_pid_alive(dfd), 0);
+    n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+    assert_int_equal(bx_write_file_atomic(dfd, SHIM_PID_NAME, buf, (size_t)n, 0644, &err), 0);
+    assert_int_equal(shim_pid_alive(dfd), pid);
+    close(go[1]); /* it exits: a zombie until reaped */
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+    assert_int_equal(shim_pid_alive(dfd), 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(shim_pid_alive(dfd), 0);
+    close(ready[0]);
+    close(dfd);
+    assert_int_equal(bx_rm_rf(AT_FDCWD, dir, &err), 0);
+}
+
 int
 main(void)
 {
@@ -264,7 +315,7 @@ main(void)
         cmocka_unit_test(test_args_full),        cmocka_unit_test(test_args_defaults),
         cmocka_unit_test(test_args_invalid),     cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_record_roundtrip), cmocka_unit_test(test_record_status),
-        cmocka_unit_test(test_host_pids),
+        cmocka_unit_test(test_host_pids),        cmocka_unit_test(test_pid_alive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
