@@ -147,8 +147,31 @@ shim_runsc_run(const struct shim_opts *o, const struct shim_cgroup *cg, pid_t *p
     return 0;
 }
 
-/* Runs `runsc ... words` with posix_spawn (safe with threads), its output to the shim's log,
- * and waits for it, killing it after RUNSC_HELPER_TIMEOUT_MS. */
+/* Reads what runsc printed so far into its tail (the pipe is non-blocking). */
+static void
+helper_read(int fd, char *tail, size_t size, size_t *len)
+{
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            shim_tail_append(tail, size, len, buf, (size_t)n);
+}
+
+/* The last non-empty line of `text`, its newline cut off (in place). */
+static const char *
+last_line(char *text)
+{
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    char *nl = strrchr(text, '\n');
+    return nl ? nl + 1 : text;
+}
+
+/* Runs `runsc ... words` with posix_spawn (safe with threads) and waits for it, killing it
+ * after RUNSC_HELPER_TIMEOUT_MS. What it prints is logged at debug level (one line), and its last
+ * line ends the error of a failure. */
 static int
 runsc_helper(const struct shim_opts *o, const char *const *words, struct bx_err *err)
 {
@@ -156,10 +179,15 @@ runsc_helper(const struct shim_opts *o, const char *const *words, struct bx_err 
     char root_flag[512], debug_flag[512];
     runsc_argv(o, false, argv, sizeof(argv) / sizeof(*argv), root_flag, sizeof(root_flag),
                debug_flag, sizeof(debug_flag), words);
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return bx_err_sys(err, BX_ERUNTIME, errno, "runsc %s: pipe", words[0]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;
@@ -170,22 +198,40 @@ runsc_helper(const struct shim_opts *o, const char *const *words, struct bx_err 
     int rc = posix_spawnp(&pid, o->runsc, &fa, &attr, (char *const *)argv, runsc_env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    if (rc != 0)
+    close(out[1]);
+    if (rc != 0) {
+        close(out[0]);
         return bx_err_sys(err, BX_ERUNTIME, rc, "runsc %s", words[0]);
+    }
+    char said[512];
+    size_t said_len = 0;
+    said[0] = '\0';
     int ws = 0;
     for (int waited = 0;; waited += 5) {
+        helper_read(out[0], said, sizeof(said), &said_len);
         pid_t r = waitpid(pid, &ws, WNOHANG);
         if (r == pid)
             break;
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            close(out[0]);
             return bx_err_sys(err, BX_ERUNTIME, errno, "runsc %s: wait", words[0]);
+        }
         if (waited == RUNSC_HELPER_TIMEOUT_MS)
             kill(pid, SIGKILL);
         nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
     }
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-        return bx_err_set(err, BX_ERUNTIME, "runsc %s: exit status %d", words[0],
-                          WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+    helper_read(out[0], said, sizeof(said), &said_len);
+    close(out[0]);
+    if (said_len && bx_log_enabled(BX_LOG_DEBUG)) {
+        char q[1100];
+        bx_log_debug("runsc said", "cmd=%s output=%s", words[0], bx_log_quote(q, sizeof(q), said));
+    }
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        const char *line = last_line(said);
+        return bx_err_set(err, BX_ERUNTIME, "runsc %s: exit status %d%s%s", words[0],
+                          WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), *line ? ": " : "",
+                          line);
+    }
     return 0;
 }
 

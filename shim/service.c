@@ -12,6 +12,11 @@
 #include "supervise_internal.h"
 
 #define KILL_WAIT_S 15
+/* runsc knows a container only once `runsc run` has made it: a Kill that comes while the sandbox
+ * is still starting is tried again every KILL_RETRY_MS, for at most KILL_START_MS (a Kill that
+ * comes later fails at once). */
+#define KILL_RETRY_MS 50
+#define KILL_START_MS 10000
 
 void
 shim_record_to_pb(const struct shim_record *r, Boxer__Shim__V1__ExitRecord *pb)
@@ -189,28 +194,57 @@ do_kill(struct shim *s, int sig, bool all, struct bx_err *err)
     }
 }
 
+/* Sends the pending Kill's signal and answers it, or, while the sandbox may still be starting,
+ * leaves it pending and sets when to try again (the main loop's timer). */
+void
+shim_kill_now(struct shim *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool pending = s->kill_pending && !s->kill_done;
+    int sig = s->kill_sig;
+    bool all = s->kill_all;
+    pthread_mutex_unlock(&s->mu);
+    s->kill_retry_at = 0;
+    if (!pending)
+        return;
+    int64_t now = shim_now_ms(CLOCK_MONOTONIC);
+    if (!s->kill_since)
+        s->kill_since = now;
+    struct bx_err err = BX_ERR_INIT;
+    do_kill(s, sig, all, &err);
+    if (err.code && !s->exited && s->kill_since - s->started_mono_ms < KILL_START_MS &&
+        now - s->kill_since < KILL_START_MS) {
+        if (now == s->kill_since)
+            bx_log_info("signal not taken yet; trying again while the sandbox starts",
+                        "signal=%d error=\"%s\"", sig, err.msg);
+        s->kill_retry_at = now + KILL_RETRY_MS;
+        return;
+    }
+    if (err.code && !s->exited)
+        bx_log_warn("kill failed", "signal=%d error=\"%s\"", sig, err.msg);
+    else if (now > s->kill_since)
+        bx_log_info("signal delivered once the sandbox ran", "signal=%d waited_ms=%lld", sig,
+                    (long long)(now - s->kill_since));
+    s->kill_since = 0;
+    pthread_mutex_lock(&s->mu);
+    s->kill_err = err;
+    s->kill_done = true;
+    s->kill_pending = false;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void
 shim_on_command(struct shim *s)
 {
     uint64_t v;
     (void)!read(s->cmd_fd, &v, sizeof(v));
     pthread_mutex_lock(&s->mu);
-    bool kill_now = s->kill_pending && !s->kill_done;
-    int sig = s->kill_sig;
-    bool all = s->kill_all;
     bool del = s->delete_requested && !s->delete_ready;
     bool record_done = s->record_done;
     pthread_mutex_unlock(&s->mu);
-    if (kill_now) {
-        struct bx_err err = BX_ERR_INIT;
-        do_kill(s, sig, all, &err);
-        pthread_mutex_lock(&s->mu);
-        s->kill_err = err;
-        s->kill_done = true;
-        s->kill_pending = false;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (!s->kill_retry_at || s->exited) /* not before its time; at the exit, to answer it */
+        shim_kill_now(s);
     if (del && !record_done) {
         shim_stop_sandbox(s, "deleted");
     } else if (del) {

@@ -88,6 +88,10 @@ struct shim_output {
  * written. */
 int shim_output_take(struct shim_output *o, const void *buf, size_t len, struct bx_err *err);
 
+/* Keeps the last `size - 1` bytes of a stream in `tail`, NUL-terminated; `*len` holds how many
+ * it keeps now. */
+void shim_tail_append(char *tail, size_t size, size_t *len, const char *buf, size_t n);
+
 /* ---- the exit record (record.c) ---- */
 
 struct shim_record {
@@ -168,7 +172,8 @@ uint64_t shim_cgroup_host_pids(uint64_t guest_tasks);
 int shim_runsc_run(const struct shim_opts *opts, const struct shim_cgroup *cg, pid_t *pid,
                    int *stdout_fd, int *stderr_fd, struct bx_err *err);
 /* Runs `runsc kill [--all] ID SIG` and waits for it (at most a few seconds). Uses posix_spawn:
- * safe with threads. The caller reaps through shim_reap(). */
+ * safe with threads. A failure's message ends with runsc's last line ("runsc kill: exit status
+ * 128: loading container: file does not exist"). */
 int shim_runsc_kill(const struct shim_opts *opts, int sig, bool all, struct bx_err *err);
 /* Runs `runsc delete --force ID` and waits for it. */
 int shim_runsc_delete(const struct shim_opts *opts, struct bx_err *err);

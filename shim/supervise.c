@@ -113,7 +113,7 @@ static void
 timer_update(struct shim *s)
 {
     int64_t now = shim_now_ms(CLOCK_MONOTONIC), next = 0;
-    int64_t cands[] = {s->wall_deadline, s->drain_until, s->linger_until};
+    int64_t cands[] = {s->wall_deadline, s->drain_until, s->linger_until, s->kill_retry_at};
     for (size_t i = 0; i < sizeof(cands) / sizeof(*cands); i++)
         if (cands[i] && (!next || cands[i] < next))
             next = cands[i];
@@ -159,25 +159,6 @@ shim_stop_sandbox(struct shim *s, const char *why)
     kill(s->runsc_pid, SIGKILL);
 }
 
-static void
-tail_append(struct shim *s, const char *buf, size_t n)
-{
-    size_t cap = sizeof(s->stderr_tail) - 1;
-    if (n >= cap) {
-        memcpy(s->stderr_tail, buf + n - cap, cap);
-        s->tail_len = cap;
-    } else {
-        if (s->tail_len + n > cap) {
-            size_t drop = s->tail_len + n - cap;
-            memmove(s->stderr_tail, s->stderr_tail + drop, s->tail_len - drop);
-            s->tail_len -= drop;
-        }
-        memcpy(s->stderr_tail + s->tail_len, buf, n);
-        s->tail_len += n;
-    }
-    s->stderr_tail[s->tail_len] = '\0';
-}
-
 /* Reads what a pipe holds now (at most 1 MiB per wake-up, so one stream cannot starve the
  * other). */
 static void
@@ -198,7 +179,7 @@ shim_read_pipe(struct shim *s, int *fd, struct shim_output *o, bool is_stderr)
             return;
         }
         if (is_stderr)
-            tail_append(s, buf, (size_t)n);
+            shim_tail_append(s->stderr_tail, sizeof(s->stderr_tail), &s->tail_len, buf, (size_t)n);
         struct bx_err err = BX_ERR_INIT;
         if (shim_output_take(o, buf, (size_t)n, &err) < 0)
             bx_log_error("cannot keep the output", "error=\"%s\"", err.msg);
@@ -246,6 +227,8 @@ shim_on_timer(struct shim *s)
         s->timed_out = true;
         shim_stop_sandbox(s, "wall clock exceeded");
     }
+    if (s->kill_retry_at && now >= s->kill_retry_at)
+        shim_kill_now(s);
     if (s->drain_until && now >= s->drain_until) {
         s->drain_until = 0;
         if (s->out_pipe >= 0)

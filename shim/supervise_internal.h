@@ -46,12 +46,15 @@ struct shim {
     bool kill_all;
     struct bx_err kill_err;
     bool delete_requested, delete_ready;
+    int64_t kill_since, kill_retry_at; /* the pending Kill's first try, its next; 0: none */
     struct shim_rpc_server *srv;
 };
 
 void shim_stop_sandbox(struct shim *s, const char *why);
 /* The main thread's side of Kill and Delete (service.c). */
 void shim_on_command(struct shim *s);
+/* Tries the pending Kill (again); see KILL_RETRY_MS. */
+void shim_kill_now(struct shim *s);
 /* Removes runsc's state, the cgroup and the pid file; idempotent (supervise.c). */
 void shim_cleanup_state(struct shim *s);
 

@@ -42,6 +42,14 @@ wait_running() {
     done
     return 1
 }
+# wait_output ID LINE: until the execution's stdout (as the shim keeps it) has LINE (at most 20 s).
+wait_output() {
+    for _ in $(seq 200); do
+        grep -qx -- "$2" "$HOME_DIR/run/$1/stdout" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
 # This run's cgroups only (another suite may be running): <id>-<FNV-1a of the run directory>,
 # as shim/cgroup.c names them.
 cg_name() { /usr/bin/python3 "$ROOT/hack/cgroup-name.py" "$1" "$HOME_DIR/run/$1"; }
@@ -80,15 +88,29 @@ check "... saying so on stderr" grep -q 'no such file or directory' "$WORK/nocmd
 # --- Kill mid-run --------------------------------------------------------------------------------
 ctl run --id k1 --image busybox -- sh -c 'echo started; sleep 60' >"$WORK/k1.out" 2>&1 &
 k1=$!
-wait_running k1
-sleep 0.5
-ctl kill k1 TERM >/dev/null 2>"$WORK/kill.err"
+wait_output k1 started
+krc=0
+ctl kill k1 TERM >/dev/null 2>"$WORK/kill.err" || krc=$?
 start=$(date +%s%N)
 wait $k1
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
-check "Kill TERM mid-run ends it with 143 ($ms ms)" [ "$rc" -eq 143 ]
+check "Kill TERM mid-run ends it with 143 ($ms ms; kill: $krc $(cat "$WORK/kill.err"))" [ "$rc" -eq 143 ]
 check "... and the output before it is kept" grep -q '^started$' "$WORK/k1.out"
+# A Kill as soon as the status socket is up, while runsc is still making the sandbox (runsc
+# does not know the container yet), is held by the shim until the sandbox can take it.
+ctl run --id k0 --image busybox -- sleep 60 >/dev/null 2>&1 &
+k0=$!
+for _ in $(seq 2000); do
+    [[ -S $HOME_DIR/run/k0/shim.sock ]] && break
+    sleep 0.01
+done
+krc=0
+ctl kill k0 TERM >/dev/null 2>"$WORK/kill0.err" || krc=$?
+wait $k0
+rc=$?
+check "a Kill sent as the sandbox starts is delivered once it runs (kill: $krc $(cat "$WORK/kill0.err"); run: $rc)" \
+    [ "$krc" -eq 0 -a "$rc" -eq 143 ]
 
 # --- output caps ---------------------------------------------------------------------------------
 run cap-exact --image busybox --output-limit 1000 -- sh -c 'head -c 1000 /dev/zero'
@@ -142,9 +164,9 @@ check "... leaving no process of it" [ "$(runsc_procs_of bomb)" -eq 0 ]
 # --- 50 concurrent waiters -----------------------------------------------------------------------
 # The program ends only once every waiter is connected (counted on the socket), so the check
 # does not depend on how fast 50 processes start on a loaded machine.
-ctl run --id w50 --image busybox -- sh -c 'trap "exit 7" TERM; sleep 600 & wait' >/dev/null 2>&1 &
+ctl run --id w50 --image busybox -- sh -c 'trap "exit 7" TERM; echo trapped; sleep 600 & wait' >/dev/null 2>&1 &
 w50=$!
-wait_running w50
+wait_output w50 trapped
 pids=()
 for i in $(seq 50); do
     ctl wait w50 >"$WORK/wait.$i" 2>&1 &
@@ -157,14 +179,15 @@ for _ in $(seq 1200); do
     sleep 0.1
 done
 check "50 waiters and the run are connected to the shim ($connected)" [ "$connected" -ge 51 ]
-ctl kill w50 TERM >/dev/null 2>&1
+krc=0
+ctl kill w50 TERM >/dev/null 2>"$WORK/kill50.err" || krc=$?
 codes=0
 for p in "${pids[@]}"; do
     wait "$p"
     [[ $? -eq 7 ]] && codes=$((codes + 1))
 done
 wait $w50
-check "50 concurrent waiters all get exit code 7 ($codes)" [ "$codes" -eq 50 ]
+check "50 concurrent waiters all get exit code 7 ($codes; kill: $krc $(cat "$WORK/kill50.err"))" [ "$codes" -eq 50 ]
 [[ $codes -eq 50 ]] || grep -h . "$WORK"/wait.* | sort | uniq -c | head -5
 
 # --- the status socket ---------------------------------------------------------------------------

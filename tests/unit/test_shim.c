@@ -260,6 +260,24 @@ test_host_pids(void **state)
     assert_true(shim_cgroup_host_pids(64) < 64 * 16);
 }
 
+/* The tail of a stream (runsc's last lines): the last size - 1 bytes, whatever the pieces. */
+static void
+test_tail(void **state)
+{
+    (void)state;
+    char tail[8];
+    size_t len = 0;
+    shim_tail_append(tail, sizeof(tail), &len, "abc", 3);
+    assert_string_equal(tail, "abc");
+    shim_tail_append(tail, sizeof(tail), &len, "defgh", 5);
+    assert_string_equal(tail, "bcdefgh");
+    assert_int_equal(len, 7);
+    shim_tail_append(tail, sizeof(tail), &len, "0123456789", 10);
+    assert_string_equal(tail, "3456789");
+    shim_tail_append(tail, sizeof(tail), &len, "", 0);
+    assert_string_equal(tail, "3456789");
+}
+
 /* A shim's launcher reaps it, so between its exit and the reaping it is a zombie that still
  * bears the name: shim_pid_alive() must call it gone, as it does a process of another name. */
 static void
@@ -312,10 +330,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args_full),        cmocka_unit_test(test_args_defaults),
-        cmocka_unit_test(test_args_invalid),     cmocka_unit_test(test_output_cap),
-        cmocka_unit_test(test_record_roundtrip), cmocka_unit_test(test_record_status),
-        cmocka_unit_test(test_host_pids),        cmocka_unit_test(test_pid_alive),
+        cmocka_unit_test(test_args_full),
+        cmocka_unit_test(test_args_defaults),
+        cmocka_unit_test(test_args_invalid),
+        cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_record_roundtrip),
+        cmocka_unit_test(test_record_status),
+        cmocka_unit_test(test_host_pids),
+        cmocka_unit_test(test_pid_alive),
+        cmocka_unit_test(test_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
