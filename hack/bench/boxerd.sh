@@ -904,18 +904,17 @@ stats() {
         r = int(0.9 * NR); if (r < 0.9 * NR) r++
         printf "%.0f %.0f %.0f %.0f\n", m / 1000, v[r] / 1000, v[1] / 1000, v[NR] / 1000 }'
 }
-# median_col FILE COL: median of a column (as is).
-median_col() {
-    awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {
+# median [FMT]: the median of the numbers on stdin, printed with FMT (default %.0f); "-" for none.
+median() {
+    sort -g | awk -v f="${1:-%.0f}" '{v[NR] = $1} END {
         if (!NR) { print "-"; exit }
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f\n", m }'
+        printf f "\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# median_col FILE COL [FMT]: the median of a column.
+median_col() { awk -v c="$2" '{print $c}' "$1" | median "${3:-}"; }
 # paired FILE BASE: the median over rounds of FILE[round] / BASE[round].
 paired() {
-    awk 'NR == FNR {base[$1] = $2; next} ($1 in base) {print $2 / base[$1]}' "$2" "$1" |
-        sort -g | awk '{v[NR] = $1} END {
-        if (!NR) { print "-"; exit }
-        printf "%.2f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk 'NR == FNR {base[$1] = $2; next} ($1 in base) {print $2 / base[$1]}' "$2" "$1" | median %.2f
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "-") printf "%.2f", a / b; else printf "-" }'; }
 verdict() { # VALUE OP TARGET
@@ -997,16 +996,14 @@ printf '  %-42s %7s %13s %6s %7s %9s %7s\n' "" "runs/s" "min-max" ratio paired "
 declare -A TP_RATE
 tp_row() { # LABEL VARIANT [BASE]
     local f=$W/tp/rate.$2 ratio=- pr=- mm
-    TP_RATE[$2]=$(awk '{print $2}' "$f" | sort -g | awk '{v[NR] = $1} END {
-        printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    TP_RATE[$2]=$(median_col "$f" 2 %.2f)
     mm=$(awk 'NR == 1 || $2 < lo {lo = $2} NR == 1 || $2 > hi {hi = $2} END { printf "%.2f-%.2f", lo, hi }' "$f")
     if [[ -n ${3:-} ]]; then
         ratio=$(div "${TP_RATE[$2]}" "${TP_RATE[$3]}")
         pr=$(paired "$f" "$W/tp/rate.$3")
     fi
     printf '  %-42s %7s %13s %6s %7s %9s %7s\n' "$1" "${TP_RATE[$2]}" "$mm" "$ratio" "$pr" \
-        "$(awk '{print $2}' "$W/tp/cpu.$2" | sort -g | awk '{v[NR] = $1} END {
-            printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+        "$(median_col "$W/tp/cpu.$2" 2)" \
         "${TP_OK[$2]}/$((TP_RUNS * TP_ROUNDS))"
 }
 tp_row "runsc run, limits (xargs -P$CONC)" raw_cg
