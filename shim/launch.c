@@ -204,7 +204,7 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     if (o->shim_removes)
         argv[n++] = "--remove-state";
     argv[n] = NULL;
-    if (shim_launch_spare_start(shim, argv + 1, l->dir, &l->shim_pid, err) < 0)
+    if (shim_launch_spare_start(shim, argv + 1, &l->shim_pid, err) < 0)
         return err->code;
     l->started = true;
     l->shim_removes = o->shim_removes;

@@ -35,25 +35,30 @@ static struct {
     struct spare s;      /* the one waiting, if any */
 } spare = {.s = {.fd = -1, .ready_fd = -1}};
 
-static void
+/* Returns its wait status (0 if it cannot be had). */
+static int
 reap(pid_t pid)
 {
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
         ;
+    return ws;
 }
 
-/* Closes what is left of our ends and reaps it (a spare let go, or failed, exits at once). */
-static void
+/* Closes what is left of our ends and reaps it (a spare let go, or failed, exits at once);
+ * returns its wait status. */
+static int
 spare_release(struct spare *s)
 {
     if (!s->pid)
-        return;
+        return 0;
     if (s->fd >= 0)
         close(s->fd);
     if (s->ready_fd >= 0)
         close(s->ready_fd);
-    reap(s->pid);
+    int ws = reap(s->pid);
     *s = (struct spare){.fd = -1, .ready_fd = -1};
+    return ws;
 }
 
 static int
@@ -183,8 +188,8 @@ spare_ready_line(struct spare *s, char *buf, size_t size)
 }
 
 int
-shim_launch_spare_start(const char *shim_path, const char *const *args, const char *state_dir,
-                        pid_t *pid, struct bx_err *err)
+shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *pid,
+                        struct bx_err *err)
 {
     *pid = 0;
     char buf[SHIM_SPARE_MAX_BYTES];
@@ -219,12 +224,13 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, const ch
         *pid = s.pid;
         return 0;
     }
-    spare_release(&s); /* it exits after its error */
+    int ws = spare_release(&s); /* it exits after its error */
+    /* Not its log's path: the caller removes the run directory unless asked to keep it. */
     if (strncmp(line, "error: ", 7) == 0)
-        return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start: %s (see %s/%s)", line + 7,
-                          state_dir, SHIM_LOG_NAME);
-    return bx_err_set(err, BX_ERUNTIME, "boxer-shim died during start-up (see %s/%s)", state_dir,
-                      SHIM_LOG_NAME);
+        return bx_err_set(err, BX_ERUNTIME, "boxer-shim failed to start: %s", line + 7);
+    return bx_err_set(err, BX_ERUNTIME, "boxer-shim died during start-up (%s %d)",
+                      WIFSIGNALED(ws) ? "killed by signal" : "exit status",
+                      WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
 }
 
 static void *

@@ -267,6 +267,25 @@ for bad in "$WORK/no-such-runsc:No such file or directory" no-such-runsc-$$:"No 
     rm -rf "$nr"
 done
 
+# The same through boxerctl run, whose shim is a spare handed the arguments of start: the error
+# comes back on the spare's ready line, and the run leaves nothing.
+printf '{"home": "%s", "runsc_path": "%s", "registry_mirrors": {"docker.io": ["http://%s"]}}\n' \
+    "$HOME_DIR" "$WORK/no-such-runsc" "$REG_ADDR" >"$WORK/config-norunsc.json"
+rc=0
+"$CTL" --config "$WORK/config-norunsc.json" run --id lnr --image busybox -- true >/dev/null \
+    2>"$WORK/lnr.err" || rc=$?
+check "boxerctl run with a runsc that does not exist fails (1), saying why" \
+    [ "$rc" -eq 1 -a -n "$(grep -F "boxer-shim failed to start: start $WORK/no-such-runsc: No such file or directory" "$WORK/lnr.err")" ]
+check "... and leaves no run directory and no cgroup" [ ! -e "$HOME_DIR/run/lnr" -a -z "$(cgroups_of lnr)" ]
+# A shim that dies before its ready line (here: a wrapper that kills itself).
+printf '#!/bin/sh\nkill -9 $$\n' >"$WORK/shim-dies"
+chmod 755 "$WORK/shim-dies"
+rc=0
+BOXER_SHIM=$WORK/shim-dies ctl run --id ldie --image busybox -- true >/dev/null 2>"$WORK/ldie.err" || rc=$?
+check "boxerctl run whose shim dies during start-up fails (1), saying how" \
+    [ "$rc" -eq 1 -a -n "$(grep -F "boxer-shim died during start-up (killed by signal 9)" "$WORK/ldie.err")" ]
+check "... and leaves no run directory and no cgroup" [ ! -e "$HOME_DIR/run/ldie" -a -z "$(cgroups_of ldie)" ]
+
 # --- a bundle that names no cgroup (made by hand; the way on cgroup v2 too) ----------------------
 # Then the shim moves `runsc run` into its cgroup before exec instead of letting runsc do it.
 ctl run --keep --id fbk --image busybox -- true >/dev/null 2>&1

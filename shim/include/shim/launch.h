@@ -101,9 +101,10 @@ void shim_launch_spare_disable(void);
 /* Hands `args` (those of `boxer-shim start`, without argv[0]) to the spare if it runs
  * `shim_path`, else to a `boxer-shim spare` started now, and waits for its ready line. On
  * success *pid is the shim, the caller's child from then on: shim_launch_reap() it once it
- * was deleted. */
-int shim_launch_spare_start(const char *shim_path, const char *const *args, const char *state_dir,
-                            pid_t *pid, struct bx_err *err);
+ * was deleted. On failure the error is the shim's own ready line ("boxer-shim failed to start:
+ * ...") or how it died. */
+int shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *pid,
+                            struct bx_err *err);
 /* Reaps a shim of shim_launch_spare_start() now if it has exited, else from a thread of its
  * own once it does (after a Delete it still unmounts and removes its run directory). */
 void shim_launch_reap(pid_t pid);
