@@ -243,8 +243,7 @@ shim_on_command(struct shim *s)
     bool del = s->delete_requested && !s->delete_ready;
     bool record_done = s->record_done;
     pthread_mutex_unlock(&s->mu);
-    if (!s->kill_retry_at || s->exited) /* not before its time; at the exit, to answer it */
-        shim_kill_now(s);
+    shim_kill_now(s); /* a pending Kill, also one waiting for its next try */
     if (del && !record_done) {
         shim_stop_sandbox(s, "deleted");
     } else if (del) {
