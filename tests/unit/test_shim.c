@@ -115,12 +115,30 @@ test_args_invalid(void **state)
     assert_non_null(strstr(err.msg, "socket"));
 }
 
+/* The template of this test's scratch files and directories, under $TMPDIR. */
+static void
+temp_name(char *path, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, size, "%s/boxer-shim-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+}
+
+/* A new scratch directory (its path in dir), opened. */
+static int
+temp_dir(char *dir, size_t size)
+{
+    temp_name(dir, size);
+    assert_non_null(mkdtemp(dir));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    return dfd;
+}
+
 static int
 memfd(void)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/boxer-shim-test.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    temp_name(path, sizeof(path));
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     unlink(path);
@@ -192,10 +210,7 @@ test_record_roundtrip(void **state)
     };
     snprintf(r.runtime_error, sizeof(r.runtime_error), "runsc: \"quoted\"\nline");
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/boxer-shim-test.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    int dfd = temp_dir(dir, sizeof(dir));
     struct bx_err err = BX_ERR_INIT;
     struct shim_record back;
     assert_int_equal(shim_record_read(dfd, &back, &err), BX_ENOENT);
@@ -285,10 +300,7 @@ test_pid_alive(void **state)
 {
     (void)state;
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/boxer-shim-test.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    int dfd = temp_dir(dir, sizeof(dir));
     struct bx_err err = BX_ERR_INIT;
     char buf[32];
     int ready[2], go[2];
