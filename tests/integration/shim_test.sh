@@ -42,6 +42,15 @@ wait_running() {
     done
     return 1
 }
+# wait_socket ID: until the shim's status socket exists (at most 20 s), polled every 10 ms: the
+# first moment a client can reach it.
+wait_socket() {
+    for _ in $(seq 2000); do
+        [[ -S $HOME_DIR/run/$1/shim.sock ]] && return 0
+        sleep 0.01
+    done
+    return 1
+}
 # wait_output ID LINE: until the execution's stdout (as the shim keeps it) has LINE (at most 20 s).
 wait_output() {
     for _ in $(seq 200); do
@@ -101,16 +110,32 @@ check "... and the output before it is kept" grep -q '^started$' "$WORK/k1.out"
 # does not know the container yet), is held by the shim until the sandbox can take it.
 ctl run --id k0 --image busybox -- sleep 60 >/dev/null 2>&1 &
 k0=$!
-for _ in $(seq 2000); do
-    [[ -S $HOME_DIR/run/k0/shim.sock ]] && break
-    sleep 0.01
-done
+wait_socket k0
 krc=0
 ctl kill k0 TERM >/dev/null 2>"$WORK/kill0.err" || krc=$?
 wait $k0
 rc=$?
 check "a Kill sent as the sandbox starts is delivered once it runs (kill: $krc $(cat "$WORK/kill0.err"); run: $rc)" \
     [ "$krc" -eq 0 -a "$rc" -eq 143 ]
+# A sandbox that takes longer than the shim's 10 s of retries to start (a runsc whose `run` waits
+# 12 s first): the Kill fails, naming runsc's reason, and the run is not touched by it later.
+printf '#!/bin/sh\nfor a; do [ "$a" = run ] && sleep 12 && break; done\nexec %s "$@"\n' \
+    "$(command -v runsc)" >"$WORK/runsc-slow"
+chmod 755 "$WORK/runsc-slow"
+printf '{"home": "%s", "runsc_path": "%s", "registry_mirrors": {"docker.io": ["http://%s"]}}\n' \
+    "$HOME_DIR" "$WORK/runsc-slow" "$REG_ADDR" >"$WORK/config-slow.json"
+"$CTL" --config "$WORK/config-slow.json" run --id kslow --image busybox -- echo late \
+    >"$WORK/kslow.out" 2>"$WORK/kslow.err" &
+kslow=$!
+wait_socket kslow
+krc=0
+"$CTL" --config "$WORK/config-slow.json" kill kslow TERM >/dev/null 2>"$WORK/kslow-kill.err" || krc=$?
+wait $kslow
+rc=$?
+check "a Kill the sandbox cannot take within 10 s fails, with runsc's reason ($krc: $(cat "$WORK/kslow-kill.err"))" \
+    [ "$krc" -eq 1 -a -n "$(grep -F "loading container: file does not exist" "$WORK/kslow-kill.err")" ]
+check "... and the run then goes on as if no Kill had come (exit $rc, $(cat "$WORK/kslow.out"))" \
+    [ "$rc" -eq 0 -a "$(cat "$WORK/kslow.out")" = late ]
 
 # --- output caps ---------------------------------------------------------------------------------
 run cap-exact --image busybox --output-limit 1000 -- sh -c 'head -c 1000 /dev/zero'
