@@ -1,11 +1,16 @@
-/* The shim RPC server's lifecycle and its event loop: one thread sets the server up (so that the
- * socket is bound under that thread's own umask), tells the starter it is ready, then takes every
- * event of the server's completion queue until shutdown is complete. */
+/* The shim RPC server's lifecycle and its event loop: one thread sets the server up, tells the
+ * starter it is ready, then takes every event of the server's completion queue until shutdown is
+ * complete. gRPC listens on no port of its own: a second thread binds the socket (under a umask
+ * of its own), accepts the connections and hands each to the server, so that everything of gRPC
+ * can be made before the socket's path is known (prepare, then serve). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 
 #include "common/cleanup.h"
@@ -64,26 +69,8 @@ server_register(struct shim_rpc_server *srv)
     srv->shutdown_tag = (struct rpc_tag){RPC_TAG_SHUTDOWN, srv};
 }
 
-static int
-server_listen(struct shim_rpc_server *srv, struct bx_err *err)
-{
-    char addr[RPC_ADDRESS_MAX];
-    int rc = rpc_address(srv->socket_path, addr, sizeof(addr), err);
-    if (rc < 0)
-        return rc;
-    mode_t old_umask = 0;
-    bool private_umask = rpc_socket_private_umask(&old_umask);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    int port = grpc_server_add_http2_port(srv->server, addr, creds);
-    grpc_server_credentials_release(creds);
-    if (private_umask)
-        umask(old_umask);
-    if (port == 0)
-        return bx_err_set(err, BX_EIO, "cannot listen on %s (see gRPC's log)", srv->socket_path);
-    return 0;
-}
-
-/* Creates the server and starts it (server thread). On failure the caller still shuts down. */
+/* Creates the server and starts it, with no port (server thread). On failure the caller still
+ * shuts down. */
 static int
 server_setup(struct shim_rpc_server *srv, struct bx_err *err)
 {
@@ -100,16 +87,13 @@ server_setup(struct shim_rpc_server *srv, struct bx_err *err)
         if (!srv->requests[i].registered)
             return bx_err_set(err, BX_EINTERNAL, "cannot register %s", rpc_methods[i].path);
     }
-    int rc = server_listen(srv, err);
-    if (rc < 0)
-        return rc;
     grpc_server_start(srv->server);
     pthread_mutex_lock(&srv->mu);
     srv->started = true;
     for (size_t i = 0; i <= RPC_METHOD_COUNT; i++)
         request_post_locked(srv, &srv->requests[i]);
     pthread_mutex_unlock(&srv->mu);
-    return rpc_socket_secure(srv->socket_path, &srv->socket_st, err);
+    return 0;
 }
 
 static void
@@ -244,18 +228,12 @@ server_free(struct shim_rpc_server *srv)
 }
 
 static struct shim_rpc_server *
-server_new(const char *exec_id, const struct shim_rpc_ops *ops, void *ctx)
+server_new(void)
 {
     struct shim_rpc_server *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return NULL;
-    srv->exec_id = strdup(exec_id);
-    if (!srv->exec_id) {
-        free(srv);
-        return NULL;
-    }
-    srv->ops = *ops;
-    srv->ctx = ctx;
+    srv->listen_fd = -1;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->ready_cond, NULL);
     grpc_init();
@@ -281,6 +259,122 @@ server_run(struct shim_rpc_server *srv, struct bx_err *err)
     return setup_err.code;
 }
 
+/* The accept thread: binds the socket under a umask of its own, says so, then hands every
+ * connection to the server until stop shuts the socket down. */
+static void *
+accept_main(void *arg)
+{
+    struct shim_rpc_server *srv = arg;
+    struct bx_err err = BX_ERR_INIT;
+    mode_t old_umask = 0;
+    (void)rpc_socket_private_umask(&old_umask);
+    int fd = rpc_socket_listen(srv->socket_path, &err);
+    pthread_mutex_lock(&srv->mu);
+    srv->listen_fd = fd;
+    srv->listen_err = err;
+    srv->listening = true;
+    pthread_cond_broadcast(&srv->ready_cond);
+    pthread_mutex_unlock(&srv->mu);
+    if (fd < 0)
+        return NULL;
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    for (;;) {
+        int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (conn >= 0) {
+            grpc_server_add_channel_from_fd(srv->server, conn, creds);
+            continue;
+        }
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED)
+            continue;
+        pthread_mutex_lock(&srv->mu);
+        bool closing = srv->closing;
+        pthread_mutex_unlock(&srv->mu);
+        if (closing)
+            break;
+        /* Out of descriptors or memory: the connection waits in the backlog; try again soon. */
+        bx_log_warn("rpc accept failed", "error=\"%s\"", strerror(e));
+        usleep(50 * 1000);
+    }
+    grpc_server_credentials_release(creds);
+    return NULL;
+}
+
+/* Stops accepting: the thread leaves accept() once the socket is shut down. */
+static void
+accept_stop(struct shim_rpc_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool running = srv->accepting;
+    srv->closing = true;
+    int fd = srv->listen_fd;
+    pthread_mutex_unlock(&srv->mu);
+    if (!running)
+        return;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    pthread_join(srv->accept_thread, NULL);
+    srv->accepting = false;
+    if (fd >= 0)
+        close(fd);
+    srv->listen_fd = -1;
+}
+
+int
+shim_rpc_server_prepare(struct shim_rpc_server **out, struct bx_err *err)
+{
+    if (!out)
+        return bx_err_set(err, BX_EINVAL, "shim RPC server: missing argument");
+    *out = NULL;
+    struct shim_rpc_server *srv = server_new();
+    if (!srv)
+        return bx_err_set(err, BX_ENOMEM, "shim RPC server");
+    int rc = server_run(srv, err);
+    if (rc < 0) {
+        server_free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+int
+shim_rpc_server_serve(struct shim_rpc_server *srv, const char *socket_path, const char *exec_id,
+                      const struct shim_rpc_ops *ops, void *ctx, struct bx_err *err)
+{
+    if (!srv || !socket_path || !exec_id || !ops)
+        return bx_err_set(err, BX_EINVAL, "shim RPC server: missing argument");
+    if (srv->socket_path)
+        return bx_err_set(err, BX_EEXIST, "shim RPC server: already serving");
+    cleanup_free char *path = NULL;
+    int rc = rpc_socket_prepare(socket_path, &path, err);
+    if (rc < 0)
+        return rc;
+    cleanup_free char *id = strdup(exec_id);
+    if (!id)
+        return bx_err_set(err, BX_ENOMEM, "shim RPC server");
+    /* No call can come before the socket exists: these are set before the accept thread starts
+     * and do not change. */
+    srv->exec_id = steal_ptr(&id);
+    srv->ops = *ops;
+    srv->ctx = ctx;
+    srv->socket_path = steal_ptr(&path);
+    rc = pthread_create(&srv->accept_thread, NULL, accept_main, srv);
+    if (rc != 0)
+        return bx_err_sys(err, bx_err_from_errno(rc), rc, "start the RPC accept thread");
+    pthread_mutex_lock(&srv->mu);
+    srv->accepting = true;
+    while (!srv->listening)
+        pthread_cond_wait(&srv->ready_cond, &srv->mu);
+    struct bx_err listen_err = srv->listen_err;
+    pthread_mutex_unlock(&srv->mu);
+    if (listen_err.code != 0) {
+        *err = listen_err;
+        return listen_err.code;
+    }
+    return rpc_socket_secure(srv->socket_path, &srv->socket_st, err);
+}
+
 int
 shim_rpc_server_start(const char *socket_path, const char *exec_id, const struct shim_rpc_ops *ops,
                       void *ctx, struct shim_rpc_server **out, struct bx_err *err)
@@ -288,18 +382,12 @@ shim_rpc_server_start(const char *socket_path, const char *exec_id, const struct
     if (!socket_path || !exec_id || !ops || !out)
         return bx_err_set(err, BX_EINVAL, "shim RPC server: missing argument");
     *out = NULL;
-    cleanup_free char *path = NULL;
-    int rc = rpc_socket_prepare(socket_path, &path, err);
-    if (rc < 0)
-        return rc;
-    struct shim_rpc_server *srv = server_new(exec_id, ops, ctx);
-    if (!srv)
-        return bx_err_set(err, BX_ENOMEM, "shim RPC server");
-    srv->socket_path = steal_ptr(&path);
-    rc = server_run(srv, err);
+    struct shim_rpc_server *srv = NULL;
+    int rc = shim_rpc_server_prepare(&srv, err);
+    if (rc == 0)
+        rc = shim_rpc_server_serve(srv, socket_path, exec_id, ops, ctx, err);
     if (rc < 0) {
-        rpc_socket_remove(srv->socket_path, &srv->socket_st);
-        server_free(srv);
+        shim_rpc_server_stop(srv);
         return rc;
     }
     *out = srv;
@@ -311,10 +399,12 @@ shim_rpc_server_stop(struct shim_rpc_server *srv)
 {
     if (!srv)
         return;
+    accept_stop(srv);
     pthread_mutex_lock(&srv->mu);
     server_begin_shutdown_locked(srv);
     pthread_mutex_unlock(&srv->mu);
     pthread_join(srv->thread, NULL);
-    rpc_socket_remove(srv->socket_path, &srv->socket_st);
+    if (srv->socket_path)
+        rpc_socket_remove(srv->socket_path, &srv->socket_st);
     server_free(srv);
 }

@@ -70,6 +70,7 @@ struct shim_rpc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
     pthread_t thread;
+    pthread_t accept_thread; /* from serve on */
     struct rpc_request requests[RPC_METHOD_COUNT + 1];
     struct rpc_tag shutdown_tag;
 
@@ -78,6 +79,11 @@ struct shim_rpc_server {
     /* Under mu: */
     bool ready; /* setup is over, setup_err says how it went */
     struct bx_err setup_err;
+    bool accepting; /* the accept thread was started (and is not joined yet) */
+    bool listening; /* the accept thread tried to listen; listen_err says how it went */
+    struct bx_err listen_err;
+    int listen_fd;      /* the listening socket, -1 before serve and after stop */
+    bool closing;       /* stop has begun: the accept thread leaves */
     bool started;       /* grpc_server_start was called */
     size_t pending;     /* tags handed to gRPC and not yet back from the queue */
     bool stopping;      /* no new requests are posted; Waits are answered UNAVAILABLE */
@@ -140,9 +146,12 @@ bool rpc_socket_private_umask(mode_t *old);
 /* Makes sure the socket at `path` is a socket of mode 0600; *out is what lstat says of it. */
 int rpc_socket_secure(const char *path, struct stat *out, struct bx_err *err);
 
+/* A unix socket bound at `path` and listening: its fd (close-on-exec, blocking), or a BX_E* code
+ * with err set. The file's mode is what the calling thread's umask leaves. */
+int rpc_socket_listen(const char *path, struct bx_err *err);
+
 /* Removes the socket at `path` if it is still the one described by `bound` (nothing when bound
- * is not a socket, i.e. was never filled): gRPC removes it itself when the server is destroyed,
- * and another server may have bound the path since. */
+ * is not a socket, i.e. was never filled): another server may have bound the path since. */
 void rpc_socket_remove(const char *path, const struct stat *bound);
 
 #endif

@@ -122,6 +122,24 @@ rpc_socket_secure(const char *path, struct stat *out, struct bx_err *err)
     return 0;
 }
 
+int
+rpc_socket_listen(const char *path, struct bx_err *err)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return bx_err_set(err, BX_ETOOBIG, "socket path too long: %s", path);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return bx_err_sys(err, bx_err_from_errno(errno), errno, "socket");
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
+        close(fd);
+        return bx_err_sys(err, bx_err_from_errno(e), e, "listen on %s", path);
+    }
+    return fd;
+}
+
 void
 rpc_socket_remove(const char *path, const struct stat *bound)
 {

@@ -249,12 +249,14 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
         run_launch_opts(c, &r, &img, env, &o);
         rc = shim_launch_prepare(&o, &l, &err);
     }
-    if (rc == 0)
-        rc = shim_launch_start(&o, &l, &err);
     if (rc == 0) {
-        /* gRPC stays up until the process exits: shutting it down when the client closes
-         * costs a few ms of waiting for its threads, after the run, for nothing. */
+        /* gRPC's start (its threads) now, while the spare makes its own server, not beside
+         * runsc's start-up; it stays up until the process exits: shutting it down when the
+         * client closes costs a few ms of waiting for its threads, after the run, for nothing. */
         shim_rpc_hold();
+        rc = shim_launch_start(&o, &l, &err);
+    }
+    if (rc == 0) {
         rc = shim_launch_wait(&l, -1, &rec, &err);
     }
     int status = 1;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/shim_rpc.h"
 #include "common/log.h"
 #include "shim_internal.h"
 
@@ -87,16 +88,19 @@ daemon_stdio(const struct shim_opts *o)
     return 0;
 }
 
-/* The daemon, in a session of its own already: a spare itself, or the child of `start`. */
+/* The daemon, in a session of its own already: a spare itself, or the child of `start`. Takes
+ * over `*prepared` (a spare's RPC server, or NULL). */
 static int
-start_here(const struct shim_opts *o, int ready_fd)
+start_here(const struct shim_opts *o, int ready_fd, struct shim_rpc_server **prepared)
 {
     if (chdir("/") < 0 || daemon_stdio(o) < 0) {
         dprintf(ready_fd, "error: detach: %s\n", strerror(errno));
         return 1;
     }
     umask(022);
-    return shim_main(o, ready_fd);
+    struct shim_rpc_server *srv = *prepared;
+    *prepared = NULL;
+    return shim_main(o, ready_fd, srv);
 }
 
 static int
@@ -121,7 +125,8 @@ start_detached(const struct shim_opts *o)
         dprintf(ready[1], "error: detach: %s\n", strerror(errno));
         _exit(1);
     }
-    _exit(start_here(o, ready[1]));
+    struct shim_rpc_server *none = NULL;
+    _exit(start_here(o, ready[1], &none));
 }
 
 /* A spare that cannot start: the message on stderr (its caller's log) and as its ready line. */
@@ -163,14 +168,32 @@ spare_args(int *argc, char ***argv)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* main's work; *prepared is a spare's RPC server until shim_main takes it over. */
+static int
+shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
 {
+    /* gRPC logs its own errors to stderr (the shim's log) unless told otherwise. */
+    setenv("GRPC_VERBOSITY", getenv("GRPC_VERBOSITY") ? getenv("GRPC_VERBOSITY") : "ERROR", 1);
     int ready_fd = -1;
     if (argc == 2 && strcmp(argv[1], "spare") == 0) {
         /* Leave the caller's session now, while waiting: no fork is left for the run. */
         if (setsid() < 0)
             return spare_fail("setsid failed: a spare must not lead a process group");
+        /* Everything of gRPC that does not need the socket's path (its threads, the server) is
+         * made now, while nothing waits for it, not beside `runsc run`'s own start-up. */
+        /* gRPC's threads are made with the shim's signals blocked (threads inherit the mask);
+         * this thread takes them as before until it is the shim. */
+        sigset_t set, old;
+        shim_signals(&set);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        struct bx_err perr = BX_ERR_INIT;
+        int prc = shim_rpc_server_prepare(prepared, &perr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (prc < 0) {
+            char msg[sizeof(perr.msg) + 64];
+            snprintf(msg, sizeof(msg), "cannot prepare its RPC server: %s", perr.msg);
+            return spare_fail(msg);
+        }
         char *word = argv[1];
         if (spare_args(&argc, &argv) < 0)
             return spare_fail("cannot read its arguments (too long or too many?)");
@@ -212,11 +235,18 @@ main(int argc, char **argv)
     }
     bx_log_init("boxer-shim", level);
     bx_log_set_exec(o.exec_id);
-    /* gRPC logs its own errors to stderr (the shim's log) unless told otherwise. */
-    setenv("GRPC_VERBOSITY", getenv("GRPC_VERBOSITY") ? getenv("GRPC_VERBOSITY") : "ERROR", 1);
     if (ready_fd >= 0)
-        return start_here(&o, ready_fd);
+        return start_here(&o, ready_fd, prepared);
     if (o.foreground)
-        return shim_main(&o, -1);
+        return shim_main(&o, -1, NULL);
     return start_detached(&o);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct shim_rpc_server *prepared = NULL;
+    int rc = shim_cmd(argc, argv, &prepared);
+    shim_rpc_server_stop(prepared); /* a spare let go or refused before it became the shim */
+    return rc;
 }

@@ -153,6 +153,8 @@ shim_service_start(struct shim *s, struct bx_err *err)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", s->o->state_dir, SHIM_SOCKET_NAME);
+    if (s->srv) /* a spare's, prepared while it waited */
+        return shim_rpc_server_serve(s->srv, path, s->o->exec_id, &shim_ops, s, err);
     return shim_rpc_server_start(path, s->o->exec_id, &shim_ops, s, &s->srv, err);
 }
 

@@ -13,6 +13,7 @@
 #ifndef BOXER_SHIM_INTERNAL_H
 #define BOXER_SHIM_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,8 +168,8 @@ uint64_t shim_cgroup_host_pids(uint64_t guest_tasks);
 /* ---- runsc's command line (runsc.c) ---- */
 
 /* Starts `runsc run` for the execution with stdout and stderr on new pipes (read ends returned
- * non-blocking) and /dev/null on stdin, in the cgroup (when given), dying with the shim. Must be
- * called before any thread exists (it forks). */
+ * non-blocking) and /dev/null on stdin, in the cgroup (when given), dying with the shim. Uses
+ * vfork, whose child only makes system calls until its exec: safe beside threads. */
 int shim_runsc_run(const struct shim_opts *opts, const struct shim_cgroup *cg, pid_t *pid,
                    int *stdout_fd, int *stderr_fd, struct bx_err *err);
 /* Runs `runsc kill [--all] ID SIG` and waits for it (at most a few seconds). Uses posix_spawn:
@@ -181,9 +182,16 @@ int shim_runsc_delete(const struct shim_opts *opts, struct bx_err *err);
 /* ---- supervision (supervise.c) ---- */
 
 struct shim;
+struct shim_rpc_server;
+/* The signals the shim reads from a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP): every thread
+ * must block them, or the kernel may hand one to a thread that does not (and SIGCHLD is lost). A
+ * thread inherits its creator's mask, so block them before anything starts a thread. */
+void shim_signals(sigset_t *set);
 /* Runs the execution to its end and serves the status socket until Delete or the linger time.
  * Called in the daemon; `ready_fd` (or -1) gets "ok\n" or "error: <msg>\n" once the socket is
- * ready or start-up failed. Returns the process exit status. */
-int shim_main(const struct shim_opts *opts, int ready_fd);
+ * ready or start-up failed. `prepared` (or NULL) is an RPC server made before the arguments were
+ * known (shim_rpc_server_prepare): it serves the socket, and shim_main stops it in any case.
+ * Returns the process exit status. */
+int shim_main(const struct shim_opts *opts, int ready_fd, struct shim_rpc_server *prepared);
 
 #endif

@@ -57,6 +57,14 @@ epoll_add(struct shim *s, int fd, uint64_t tag, struct bx_err *err)
     return 0;
 }
 
+void
+shim_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD), sigaddset(set, SIGTERM), sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
 /* Files, signals and limits: everything before runsc starts. */
 static int
 shim_prepare(struct shim *s, struct bx_err *err)
@@ -71,9 +79,7 @@ shim_prepare(struct shim *s, struct bx_err *err)
         open_output(s, SHIM_STDERR_NAME, &s->err, err) < 0)
         return err->code;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD), sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    shim_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -420,7 +426,7 @@ ready_say(int *ready_fd, const char *what, const char *msg)
 }
 
 int
-shim_main(const struct shim_opts *o, int ready_fd)
+shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepared)
 {
     struct shim s = {.o = o,
                      .state_fd = -1,
@@ -431,7 +437,8 @@ shim_main(const struct shim_opts *o, int ready_fd)
                      .cmd_fd = -1,
                      .tfd = -1,
                      .out.fd = -1,
-                     .err.fd = -1};
+                     .err.fd = -1,
+                     .srv = prepared};
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     s.status = BOXER__SHIM__V1__STATUS__STATUS_CREATED;
@@ -443,13 +450,15 @@ shim_main(const struct shim_opts *o, int ready_fd)
                 (unsigned long long)o->wall_clock_ms, (unsigned long long)o->output_limit_bytes,
                 (unsigned long long)o->memory_bytes, (unsigned long long)o->cpu_millicores,
                 (unsigned long long)o->pids_limit, o->ignore_cgroups, o->remove_state);
-    /* runsc is started before the RPC server, while the shim has one thread. */
+    /* runsc is started before the socket is served: a spare prepared the server's gRPC part
+     * while it waited for its arguments; otherwise the server is made after runsc's start. */
     if (shim_prepare(&s, &err) < 0 || shim_start_runsc(&s, &err) < 0 ||
         shim_service_start(&s, &err) < 0) {
         bx_log_error("start-up failed", "error=\"%s\"", err.msg);
         ready_say(&ready_fd, "error", err.msg);
         if (s.runsc_pid > 0)
             kill(s.runsc_pid, SIGKILL), waitpid(s.runsc_pid, NULL, 0);
+        shim_service_stop(&s);
         shim_cleanup_state(&s);
         shim_release(&s);
         return 1;

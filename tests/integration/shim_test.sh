@@ -256,6 +256,19 @@ sk=$!
 wait_running sk
 shim_pid=$(cat "$HOME_DIR/run/sk/shim.pid")
 check "the shim runs as boxer-shim" [ "$(cat /proc/"$shim_pid"/comm)" = boxer-shim ]
+# The shim reads SIGCHLD from a signalfd: a thread that does not block it (gRPC's, made while a
+# spare waited for its arguments) would take runsc's exit and leave it a zombie nobody reaps.
+# all_threads_block_sigchld PID: every thread's SigBlk has SIGCHLD (17: bit 16).
+all_threads_block_sigchld() {
+    local t blk n=0
+    for t in /proc/"$1"/task/*; do
+        blk=$(awk '/^SigBlk:/ {print $2}' "$t/status") || return 1
+        (((16#$blk >> 16) & 1)) || { echo "thread $(cat "$t/comm") does not block SIGCHLD"; return 1; }
+        n=$((n + 1))
+    done
+    ((n > 1))
+}
+check "every thread of the shim blocks SIGCHLD" all_threads_block_sigchld "$shim_pid"
 kill -KILL "$shim_pid"
 gone=no
 for _ in $(seq 50); do

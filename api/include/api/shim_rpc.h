@@ -93,17 +93,27 @@ struct shim_rpc_ops {
  * listens on) is replaced; a live one is BX_EBUSY, anything else at the path BX_EEXIST. A path
  * holding '%', '?' or '#' is BX_EINVAL (gRPC would misread it), one too long for sun_path
  * BX_ETOOBIG. A relative path is made absolute against the current directory. The socket is
- * created with mode 0600, never wider: the server thread binds it under a umask of its own
- * (should the kernel refuse unshare(CLONE_FS), the mode is fixed before start returns).
+ * created with mode 0600, never wider: the server's accept thread binds it under a umask of its
+ * own (should the kernel refuse unshare(CLONE_FS), the mode is fixed before start returns).
  *
  * Returns when the server accepts calls. `ops` is copied; `ctx` is passed to every callback and
  * must outlive the server. *out is freed by shim_rpc_server_stop().
  *
- * Thread-safety: start and stop belong to one owner; between them, post_exit and waiters may be
- * called from any thread, including from callbacks. */
+ * Thread-safety: start (prepare, serve) and stop belong to one owner; between them, post_exit and
+ * waiters may be called from any thread, including from callbacks. */
 int shim_rpc_server_start(const char *socket_path, const char *exec_id,
                           const struct shim_rpc_ops *ops, void *ctx, struct shim_rpc_server **out,
                           struct bx_err *err);
+
+/* start in two steps. prepare makes everything of gRPC (its threads, the server, the request
+ * slots) with no socket yet; serve binds the socket and accepts calls for `exec_id` as start
+ * does, with the same errors. The costly part (a few ms of CPU) can so be done before the
+ * execution is known: a spare shim prepares while it waits for its arguments. A prepared server
+ * that never serves is freed by shim_rpc_server_stop(). A second serve is BX_EEXIST; after a
+ * failed serve, only stop. */
+int shim_rpc_server_prepare(struct shim_rpc_server **out, struct bx_err *err);
+int shim_rpc_server_serve(struct shim_rpc_server *srv, const char *socket_path, const char *exec_id,
+                          const struct shim_rpc_ops *ops, void *ctx, struct bx_err *err);
 
 /* Posts the execution's exit record: every parked Wait is answered with it now, every later Wait
  * at once. `rec` is copied (serialised) before this returns. Thread-safe. A second post is
