@@ -180,9 +180,9 @@ shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
         if (setsid() < 0)
             return spare_fail("setsid failed: a spare must not lead a process group");
         /* Everything of gRPC that does not need the socket's path (its threads, the server) is
-         * made now, while nothing waits for it, not beside `runsc run`'s own start-up. */
-        /* gRPC's threads are made with the shim's signals blocked (threads inherit the mask);
-         * this thread takes them as before until it is the shim. */
+         * made now, while nothing waits for it, not beside `runsc run`'s own start-up. Its
+         * threads are made with the shim's signals blocked (a thread inherits the mask); this
+         * thread takes them as before until it is the shim. */
         sigset_t set, old;
         shim_signals(&set);
         pthread_sigmask(SIG_BLOCK, &set, &old);

@@ -4,6 +4,7 @@
  * The executable has three helper modes besides the tests: --wait-forever SOCK (a client process
  * that a test kills), and --serve SOCK / --call SOCK, the C ends of the cross-check with Python's
  * grpcio (test_api_rpc_grpcio.py). */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -884,6 +885,82 @@ test_socket_relative_path(void **state)
     assert_int_equal(lstat(sock, &st), -1);
 }
 
+/* ---- prepare, then serve (a spare shim's way) ---- */
+
+/* A prepared server makes no socket; stopped without serving it frees everything. */
+static void
+test_prepare_then_stop(void **state)
+{
+    struct fixture *fx = *state;
+    struct bx_err err = BX_ERR_INIT;
+    struct shim_rpc_server *srv = NULL;
+    assert_int_equal(shim_rpc_server_prepare(&srv, &err), 0);
+    assert_non_null(srv);
+    DIR *d = opendir(fx->dir);
+    assert_non_null(d);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 1); /* the fixture's own socket only */
+    shim_rpc_server_stop(srv);
+}
+
+/* Serve after prepare answers as start's server does; a second serve is refused. */
+static void
+test_prepare_then_serve(void **state)
+{
+    struct fixture *fx = *state;
+    struct bx_err err = BX_ERR_INIT;
+    struct shim_rpc_server *srv = NULL;
+    assert_int_equal(shim_rpc_server_prepare(&srv, &err), 0);
+    char sock[PATH_MAX];
+    path_in(fx, sock, "late.sock");
+    assert_int_equal(shim_rpc_server_serve(srv, sock, "exec-9", &fake_ops, &fx->fake, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(sock, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    struct shim_rpc_client *cl = NULL;
+    assert_int_equal(shim_rpc_client_open(sock, &cl, &err), 0);
+    Boxer__Shim__V1__StateResponse *resp = NULL;
+    assert_int_equal(shim_rpc_client_state(cl, NULL, 5000, false, &resp, &err), 0);
+    assert_int_equal(resp->pid, 4242);
+    boxer__shim__v1__state_response__free_unpacked(resp, NULL);
+    /* the exec id given to serve is the one checked */
+    assert_int_equal(shim_rpc_client_state(cl, EXEC_ID, 5000, false, &resp, &err), BX_ENOENT);
+    char other[PATH_MAX];
+    path_in(fx, other, "other.sock");
+    assert_int_equal(shim_rpc_server_serve(srv, other, "exec-9", &fake_ops, &fx->fake, &err),
+                     BX_EEXIST);
+    assert_int_equal(lstat(other, &st), -1);
+    shim_rpc_client_close(cl);
+    shim_rpc_server_stop(srv);
+    assert_int_equal(lstat(sock, &st), -1);
+}
+
+/* A serve that fails (the path) leaves the prepared server to stop, and nothing on disk. */
+static void
+test_prepare_then_serve_fails(void **state)
+{
+    struct fixture *fx = *state;
+    struct bx_err err = BX_ERR_INIT;
+    struct shim_rpc_server *srv = NULL;
+    assert_int_equal(shim_rpc_server_prepare(&srv, &err), 0);
+    char sock[PATH_MAX];
+    path_in(fx, sock, "missing/x.sock");
+    assert_int_equal(shim_rpc_server_serve(srv, sock, EXEC_ID, &fake_ops, &fx->fake, &err),
+                     BX_ENOENT);
+    shim_rpc_server_stop(srv);
+    /* a live server's socket is not taken over either */
+    assert_int_equal(shim_rpc_server_prepare(&srv, &err), 0);
+    assert_int_equal(shim_rpc_server_serve(srv, fx->sock, EXEC_ID, &fake_ops, &fx->fake, &err),
+                     BX_EBUSY);
+    shim_rpc_server_stop(srv);
+    struct stat st;
+    assert_int_equal(lstat(fx->sock, &st), 0); /* the live one is still there */
+    assert_int_equal(shim_rpc_client_kill(fx->cl, NULL, 9, false, 5000, &err), 0);
+}
+
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -916,6 +993,9 @@ main(int argc, char **argv)
         FX_TEST(test_socket_is_0600_whatever_the_umask),
         FX_TEST(test_socket_stale_live_and_foreign),
         FX_TEST(test_socket_relative_path),
+        FX_TEST(test_prepare_then_stop),
+        FX_TEST(test_prepare_then_serve),
+        FX_TEST(test_prepare_then_serve_fails),
     };
     return cmocka_run_group_tests_name("api_rpc", tests, NULL, NULL);
 }
