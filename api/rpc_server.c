@@ -2,7 +2,8 @@
  * starter it is ready, then takes every event of the server's completion queue until shutdown is
  * complete. gRPC listens on no port of its own: a second thread binds the socket (under a umask
  * of its own), accepts the connections and hands each to the server, so that everything of gRPC
- * can be made before the socket's path is known (prepare, then serve). */
+ * can be made before the socket's path is known (prepare, then serve), or only once a client
+ * comes (listen). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,8 +224,10 @@ server_free(struct shim_rpc_server *srv)
     pthread_mutex_destroy(&srv->mu);
     free(srv->exec_id);
     free(srv->socket_path);
+    bool inited = srv->grpc_inited;
     free(srv);
-    grpc_shutdown();
+    if (inited)
+        grpc_shutdown();
 }
 
 static struct shim_rpc_server *
@@ -236,7 +239,6 @@ server_new(void)
     srv->listen_fd = -1;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->ready_cond, NULL);
-    grpc_init();
     return srv;
 }
 
@@ -259,6 +261,35 @@ server_run(struct shim_rpc_server *srv, struct bx_err *err)
     return setup_err.code;
 }
 
+/* gRPC's part: grpc_init, the server thread and the server. */
+static int
+server_bring_up(struct shim_rpc_server *srv, struct bx_err *err)
+{
+    grpc_init();
+    srv->grpc_inited = true;
+    int rc = server_run(srv, err);
+    srv->up = rc == 0;
+    return rc;
+}
+
+/* The accept thread's: brings gRPC's part up for the first connection of a server that listens
+ * without it; true when it is up. */
+static bool
+accept_bring_up(struct shim_rpc_server *srv, grpc_server_credentials **creds)
+{
+    if (!srv->up && !srv->up_failed) {
+        struct bx_err err = BX_ERR_INIT;
+        if (server_bring_up(srv, &err) < 0) {
+            srv->up_failed = true;
+            bx_log_error("rpc server cannot start; connections are closed", "error=\"%s\"",
+                         err.msg);
+        }
+    }
+    if (srv->up && !*creds)
+        *creds = grpc_insecure_server_credentials_create();
+    return srv->up && *creds;
+}
+
 /* The accept thread: binds the socket under a umask of its own, says so, then hands every
  * connection to the server until stop shuts the socket down. */
 static void *
@@ -277,11 +308,15 @@ accept_main(void *arg)
     pthread_mutex_unlock(&srv->mu);
     if (fd < 0)
         return NULL;
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = NULL;
     for (;;) {
         int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (conn >= 0) {
+        if (conn >= 0 && accept_bring_up(srv, &creds)) {
             grpc_server_add_channel_from_fd(srv->server, conn, creds);
+            continue;
+        }
+        if (conn >= 0) {
+            close(conn);
             continue;
         }
         int e = errno;
@@ -296,7 +331,8 @@ accept_main(void *arg)
         bx_log_warn("rpc accept failed", "error=\"%s\"", strerror(e));
         usleep(50 * 1000);
     }
-    grpc_server_credentials_release(creds);
+    if (creds)
+        grpc_server_credentials_release(creds);
     return NULL;
 }
 
@@ -329,7 +365,7 @@ shim_rpc_server_prepare(struct shim_rpc_server **out, struct bx_err *err)
     struct shim_rpc_server *srv = server_new();
     if (!srv)
         return bx_err_set(err, BX_ENOMEM, "shim RPC server");
-    int rc = server_run(srv, err);
+    int rc = server_bring_up(srv, err);
     if (rc < 0) {
         server_free(srv);
         return rc;
@@ -376,6 +412,25 @@ shim_rpc_server_serve(struct shim_rpc_server *srv, const char *socket_path, cons
 }
 
 int
+shim_rpc_server_listen(const char *socket_path, const char *exec_id, const struct shim_rpc_ops *ops,
+                       void *ctx, struct shim_rpc_server **out, struct bx_err *err)
+{
+    if (!socket_path || !exec_id || !ops || !out)
+        return bx_err_set(err, BX_EINVAL, "shim RPC server: missing argument");
+    *out = NULL;
+    struct shim_rpc_server *srv = server_new();
+    if (!srv)
+        return bx_err_set(err, BX_ENOMEM, "shim RPC server");
+    int rc = shim_rpc_server_serve(srv, socket_path, exec_id, ops, ctx, err);
+    if (rc < 0) {
+        shim_rpc_server_stop(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+int
 shim_rpc_server_start(const char *socket_path, const char *exec_id, const struct shim_rpc_ops *ops,
                       void *ctx, struct shim_rpc_server **out, struct bx_err *err)
 {
@@ -400,10 +455,13 @@ shim_rpc_server_stop(struct shim_rpc_server *srv)
     if (!srv)
         return;
     accept_stop(srv);
-    pthread_mutex_lock(&srv->mu);
-    server_begin_shutdown_locked(srv);
-    pthread_mutex_unlock(&srv->mu);
-    pthread_join(srv->thread, NULL);
+    /* From here on no thread but this one changes up. */
+    if (srv->up) {
+        pthread_mutex_lock(&srv->mu);
+        server_begin_shutdown_locked(srv);
+        pthread_mutex_unlock(&srv->mu);
+        pthread_join(srv->thread, NULL);
+    }
     if (srv->socket_path)
         rpc_socket_remove(srv->socket_path, &srv->socket_st);
     server_free(srv);

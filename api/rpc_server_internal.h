@@ -71,6 +71,11 @@ struct shim_rpc_server {
     grpc_completion_queue *cq;
     pthread_t thread;
     pthread_t accept_thread; /* from serve on */
+    /* gRPC's part: made by prepare, or by the accept thread at the first connection (listen).
+     * Written before the accept thread starts or by it; read by stop after joining it. */
+    bool grpc_inited; /* grpc_init was called: free undoes it */
+    bool up;          /* the server thread runs (setup went well) */
+    bool up_failed;   /* the accept thread's try failed: connections are closed */
     struct rpc_request requests[RPC_METHOD_COUNT + 1];
     struct rpc_tag shutdown_tag;
 

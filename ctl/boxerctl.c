@@ -12,6 +12,7 @@
 #include "oci/manifest.h"
 #include "oci/spec.h"
 #include "oci/store_config.h"
+#include "shim/launch.h"
 
 static const char usage[] =
     "usage: boxerctl [options] COMMAND [ARGS...]\n"
@@ -96,6 +97,39 @@ ctl_release(struct ctl *c)
     bx_config_release(&c->config);
 }
 
+/* After the global options: the configuration, then the command. */
+static int
+ctl_dispatch(struct ctl *c, const char *config_path, const char *home, int argc, char **argv)
+{
+    struct bx_err err = BX_ERR_INIT;
+    if (bx_config_load(config_path, &c->config, &err) < 0)
+        return ctl_fail(&err);
+    if (home) {
+        free(c->config.home);
+        char cwd[4096];
+        if (home[0] == '/')
+            c->config.home = strdup(home);
+        else if (getcwd(cwd, sizeof(cwd)) && asprintf(&c->config.home, "%s/%s", cwd, home) < 0)
+            c->config.home = NULL;
+        if (!c->config.home) {
+            bx_err_set(&err, BX_EINVAL, "cannot use home '%s'", home);
+            bx_config_release(&c->config);
+            return ctl_fail(&err);
+        }
+    }
+    const char *name = argv[0];
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            int status = commands[i].fn(c, argc, argv);
+            ctl_release(c);
+            return status;
+        }
+    }
+    fprintf(stderr, "boxerctl: unknown command '%s'\n%s", name, usage);
+    ctl_release(c);
+    return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,31 +180,13 @@ main(int argc, char **argv)
         return 2;
     }
     bx_log_init("boxerctl", level);
-    struct bx_err err = BX_ERR_INIT;
-    if (bx_config_load(config_path, &c.config, &err) < 0)
-        return ctl_fail(&err);
-    if (home) {
-        free(c.config.home);
-        char cwd[4096];
-        if (home[0] == '/')
-            c.config.home = strdup(home);
-        else if (getcwd(cwd, sizeof(cwd)) && asprintf(&c.config.home, "%s/%s", cwd, home) < 0)
-            c.config.home = NULL;
-        if (!c.config.home) {
-            bx_err_set(&err, BX_EINVAL, "cannot use home '%s'", home);
-            bx_config_release(&c.config);
-            return ctl_fail(&err);
-        }
-    }
-    const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(name, commands[i].name) == 0) {
-            int status = commands[i].fn(&c, argc - optind, argv + optind);
-            ctl_release(&c);
-            return status;
-        }
-    }
-    fprintf(stderr, "boxerctl: unknown command '%s'\n%s", name, usage);
-    ctl_release(&c);
-    return 2;
+    /* run's shim (a linked spare, shim/spare.c) is exec'd and loads while the configuration is
+     * read, the image resolved and the bundle written; it is let go if the run does not take it. */
+    bool run = strcmp(argv[optind], "run") == 0;
+    if (run)
+        shim_launch_spare_enable(NULL, true);
+    int status = ctl_dispatch(&c, config_path, home, argc - optind, argv + optind);
+    if (run)
+        shim_launch_spare_disable();
+    return status;
 }

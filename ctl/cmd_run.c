@@ -1,7 +1,11 @@
 /* boxerctl run --image IMAGE [limits] -- CMD...: one execution without boxerd. Pulls the image,
  * makes the run directory (an overlay view of the shared rootfs, the bundle, /output), starts a
  * boxer-shim, waits for the exit, prints the output, deletes the execution and exits with the
- * command's exit code. */
+ * command's exit code.
+ *
+ * The shim is linked (shim/launch.h): boxerctl waits on the link and deletes by closing it, so
+ * it starts no gRPC, and a boxerctl killed mid-run takes its sandbox with it. Its status socket
+ * serves `boxerctl state/kill/...` from elsewhere as for any shim. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -10,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/shim_rpc.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -21,11 +24,6 @@
 #include "shim_internal.h"
 
 #define RUN_MAX_ENV 256
-
-/* The run's shim connection, left open for boxerctl's exit to close: closing it takes 1-5 ms
- * after the run's last reply. Kept reachable (volatile: the store must stay), so that a
- * sanitized build does not call it a leak. */
-static struct shim_rpc_client *volatile client_left_open;
 
 struct run_req {
     const char *image;
@@ -216,8 +214,9 @@ run_launch_opts(struct ctl *c, const struct run_req *r, const struct oci_image *
         .ignore_cgroups = c->config.ignore_cgroups,
         .runsc_debug = r->runsc_debug,
         .log_level = c->config.log_level,
-        /* boxerctl exits when Delete is answered; the shim removes the run directory. */
+        /* boxerctl exits when it closed the link; the shim removes the run directory. */
         .shim_removes = !r->keep,
+        .linked = true,
     };
 }
 
@@ -227,16 +226,12 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
     struct run_req r = {0};
     if (run_parse(c, argc, argv, &r) < 0)
         return 2;
-    /* The shim is exec'd and loads (~7 ms) while boxerctl resolves the image and writes the
-     * bundle; the launch hands it its arguments (shim/spare.c). Let go if unused. */
-    shim_launch_spare_enable(NULL);
+    /* The spare (started by main) loads meanwhile; the launch hands it its arguments. */
     struct bx_err err = BX_ERR_INIT;
     struct oci_image img = {0};
     if (ctl_open_store(c, &err) < 0 ||
-        oci_store_pull(c->store, r.image, NULL, NULL, &img, &err) < 0) {
-        shim_launch_spare_disable();
+        oci_store_pull(c->store, r.image, NULL, NULL, &img, &err) < 0)
         return ctl_fail(&err);
-    }
     cleanup_close int use_fd = oci_store_use(c->store, img.digest, &err);
     char **env = NULL;
     struct shim_launch_opts o;
@@ -249,16 +244,10 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
         run_launch_opts(c, &r, &img, env, &o);
         rc = shim_launch_prepare(&o, &l, &err);
     }
-    if (rc == 0) {
-        /* gRPC's start (its threads) now, while the spare makes its own server, not beside
-         * runsc's start-up; it stays up until the process exits: shutting it down when the
-         * client closes costs a few ms of waiting for its threads, after the run, for nothing. */
-        shim_rpc_hold();
+    if (rc == 0)
         rc = shim_launch_start(&o, &l, &err);
-    }
-    if (rc == 0) {
+    if (rc == 0)
         rc = shim_launch_wait(&l, -1, &rec, &err);
-    }
     int status = 1;
     if (rc < 0) {
         ctl_fail(&err);
@@ -268,10 +257,8 @@ ctl_cmd_run(struct ctl *c, int argc, char **argv)
         status = run_report(&r, rec);
         boxer__shim__v1__exit_record__free_unpacked(rec, NULL);
     }
-    l.keep_client = true; /* boxerctl exits when this returns */
+    l.keep_client = true; /* boxerctl exits when this returns: init reaps the shim */
     shim_launch_teardown(&l, r.keep);
-    client_left_open = l.cl;
-    shim_launch_spare_disable();
     oci_env_free(env);
     oci_image_release(&img);
     return status;

@@ -159,7 +159,7 @@ boxerd_open(struct boxerd *d, const struct args *a, struct bx_err *err)
     if (oci_store_open_config(&d->config, NULL, &d->registry, &d->store, err) < 0)
         return err->code;
     reconcile_runs(d);
-    shim_launch_spare_enable(NULL);
+    shim_launch_spare_enable(NULL, false);
     if (executor_new(d, &d->exec, err) < 0 || server_start(d, err) < 0)
         return err->code;
     return 0;

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +110,7 @@ shim_launch_prepare_dirs(const struct shim_launch_opts *o, struct shim_launch *l
                          struct bx_err *err)
 {
     memset(l, 0, sizeof(*l));
+    l->link_fd = -1;
     if (launch_dirs(o, l, err) < 0 || launch_mount(o, l, err) < 0)
         return err->code;
     return 0;
@@ -204,9 +207,10 @@ shim_launch_start(const struct shim_launch_opts *o, struct shim_launch *l, struc
     if (o->shim_removes)
         argv[n++] = "--remove-state";
     argv[n] = NULL;
-    if (shim_launch_spare_start(shim, argv + 1, &l->shim_pid, err) < 0)
+    if (shim_launch_spare_start(shim, argv + 1, o->linked, &l->shim_pid, &l->link_fd, err) < 0)
         return err->code;
     l->started = true;
+    l->linked = o->linked;
     l->shim_removes = o->shim_removes;
     return 0;
 }
@@ -263,10 +267,73 @@ launch_client(struct shim_launch *l, struct bx_err *err)
     return shim_rpc_client_open(sock, &l->cl, err);
 }
 
+/* The exit record from the run directory, as the status API's message. */
+static int
+launch_read_record(const struct shim_launch *l, Boxer__Shim__V1__ExitRecord **rec,
+                   struct bx_err *err)
+{
+    cleanup_close int dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return bx_err_sys(err, BX_EIO, errno, "open %s", l->dir);
+    struct shim_record r;
+    if (shim_record_read(dfd, &r, err) < 0)
+        return err->code;
+    Boxer__Shim__V1__ExitRecord pb;
+    shim_record_to_pb(&r, &pb);
+    /* A copy of its own, freed as a Wait's answer is. */
+    uint8_t buf[2048];
+    size_t len = boxer__shim__v1__exit_record__get_packed_size(&pb);
+    if (len > sizeof(buf))
+        return bx_err_set(err, BX_EINTERNAL, "exit record of %zu bytes", len);
+    boxer__shim__v1__exit_record__pack(&pb, buf);
+    *rec = boxer__shim__v1__exit_record__unpack(NULL, len, buf);
+    return *rec ? 0 : bx_err_set(err, BX_ENOMEM, "exit record");
+}
+
+/* A linked shim's wait: its "exit" line on the link, then the record it wrote before. */
+static int
+launch_link_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
+                 struct bx_err *err)
+{
+    int64_t deadline = timeout_ms >= 0 ? shim_now_ms(CLOCK_MONOTONIC) + timeout_ms : 0;
+    char line[16];
+    size_t len = 0;
+    const size_t want = strlen(SHIM_LINK_EXIT);
+    while (len < want) {
+        int left = -1;
+        if (deadline && (left = (int)(deadline - shim_now_ms(CLOCK_MONOTONIC))) <= 0)
+            return bx_err_set(err, BX_ETIMEDOUT, "Wait: no exit within %d ms", timeout_ms);
+        struct pollfd p = {.fd = l->link_fd, .events = POLLIN};
+        int n = poll(&p, 1, left);
+        if (n < 0 && errno != EINTR)
+            return bx_err_sys(err, BX_EIO, errno, "poll the shim's link");
+        if (n <= 0)
+            continue;
+        ssize_t r = read(l->link_fd, line + len, want - len);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    if (len != want || memcmp(line, SHIM_LINK_EXIT, want) != 0) {
+        /* It died (SIGKILL?) before it said so: a record it wrote still tells the exit. */
+        l->link_lost = true;
+        if (launch_read_record(l, rec, err) == 0)
+            return 0;
+        return bx_err_set(err, BX_ERUNTIME,
+                          "boxer-shim exited before the execution did (see %s/%s)", l->dir,
+                          SHIM_LOG_NAME);
+    }
+    return launch_read_record(l, rec, err);
+}
+
 int
 shim_launch_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRecord **rec,
                  struct bx_err *err)
 {
+    if (l->linked)
+        return launch_link_wait(l, timeout_ms, rec, err);
     if (launch_client(l, err) < 0)
         return err->code;
     return shim_wait_exit(l->cl, l->dir, l->exec_id, timeout_ms, rec, err);
@@ -286,9 +353,32 @@ launch_delete(struct shim_launch *l)
     return err.code;
 }
 
+/* Closes a linked shim's link, which deletes the execution. Unless the shim removes the run
+ * directory, the shim is waited for: it still cleans up in there. A shim that died is reaped and
+ * its leftovers (cgroup, run directory) are the teardown's. */
+static void
+launch_unlink(struct shim_launch *l)
+{
+    close(l->link_fd);
+    l->link_fd = -1;
+    if (l->shim_removes && !l->link_lost) {
+        l->mounted = l->created = false; /* the shim's now */
+        if (!l->keep_client)
+            shim_launch_reap(l->shim_pid);
+    } else {
+        while (waitpid(l->shim_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        shim_cgroup_remove_stale(l->exec_id, l->dir);
+    }
+    l->shim_pid = 0;
+    l->started = false;
+}
+
 void
 shim_launch_teardown(struct shim_launch *l, bool keep)
 {
+    if (l->started && l->linked)
+        launch_unlink(l);
     if (l->started) {
         if (launch_delete(l) == 0 && l->shim_removes)
             l->mounted = l->created = false; /* the shim's now */

@@ -4,12 +4,16 @@
  *       detaches (a new session: a restart of its caller does not end it), prints the status
  *       socket's path once it is ready and exits 0; or prints the error and exits 1.
  *   boxer-shim run ...   the same without detaching, for debugging.
- *   boxer-shim spare
+ *   boxer-shim spare [--linked]
  *       a shim started ahead of its run: loaded and already in a session of its own, it waits
- *       on stdin for the arguments of `start` (NUL-separated, up to EOF), then is that shim
- *       itself, without another fork: it says "ok" or "error: MESSAGE" on one line to its
- *       stdout once its socket is ready (or it failed), and its caller reaps it when it exits.
- *       Nothing before EOF: it exits 0.
+ *       on stdin (a socket) for the arguments of `start` (NUL-separated, up to EOF: the caller
+ *       shuts its side down for writing, or closes it), then is that shim itself, without
+ *       another fork: it says "ok" or "error: MESSAGE" on one line to its stdout once its socket
+ *       is ready (or it failed), and its caller reaps it when it exits. Nothing before EOF: it
+ *       exits 0. While it waits it makes gRPC's part of its status socket, for a caller that
+ *       calls it at once (boxerd). --linked: the caller keeps the socket open as the run's link
+ *       and waits through it (boxerctl run): the shim sends "exit" on it once the exit record is
+ *       written and deletes the execution when it is closed; gRPC waits for a client.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +32,7 @@ static void
 usage(FILE *f)
 {
     fputs("usage: boxer-shim start|run --id ID --bundle DIR --state DIR [options]\n"
-          "       boxer-shim spare   (reads the arguments of start from stdin)\n"
+          "       boxer-shim spare [--linked]   (reads the arguments of start from stdin)\n"
           "  --runsc PATH            runsc binary (default: runsc in PATH)\n"
           "  --runsc-root DIR        runsc --root (default: STATE/runsc)\n"
           "  --runsc-flag FLAG       a global runsc flag, e.g. --runsc-flag=--platform=ptrace\n"
@@ -88,23 +92,40 @@ daemon_stdio(const struct shim_opts *o)
     return 0;
 }
 
+/* The daemon's arguments, space-separated, in its log (debug level): a spare's came on its
+ * stdin, and `ps` cannot show them. */
+static void
+log_args(int argc, char **argv)
+{
+    char buf[SHIM_SPARE_MAX_BYTES + 1];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < argc && len < sizeof(buf) - 1; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i > 1 ? " " : "", argv[i]);
+    bx_log_debug("arguments", "args=\"%s\"", buf);
+}
+
 /* The daemon, in a session of its own already: a spare itself, or the child of `start`. Takes
- * over `*prepared` (a spare's RPC server, or NULL). */
+ * over `*prepared` (a spare's RPC server, or NULL) and `link_fd` (a linked spare's, or -1). */
 static int
-start_here(const struct shim_opts *o, int ready_fd, struct shim_rpc_server **prepared)
+start_here(const struct shim_opts *o, int ready_fd, struct shim_rpc_server **prepared, int link_fd,
+           int argc, char **argv)
 {
     if (chdir("/") < 0 || daemon_stdio(o) < 0) {
         dprintf(ready_fd, "error: detach: %s\n", strerror(errno));
+        if (link_fd >= 0)
+            close(link_fd);
         return 1;
     }
     umask(022);
+    log_args(argc, argv);
     struct shim_rpc_server *srv = *prepared;
     *prepared = NULL;
-    return shim_main(o, ready_fd, srv);
+    return shim_main(o, ready_fd, srv, link_fd);
 }
 
 static int
-start_detached(const struct shim_opts *o)
+start_detached(const struct shim_opts *o, int argc, char **argv)
 {
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0) {
@@ -126,7 +147,7 @@ start_detached(const struct shim_opts *o)
         _exit(1);
     }
     struct shim_rpc_server *none = NULL;
-    _exit(start_here(o, ready[1], &none));
+    _exit(start_here(o, ready[1], &none, -1, argc, argv));
 }
 
 /* A spare that cannot start: the message on stderr (its caller's log) and as its ready line. */
@@ -174,8 +195,11 @@ shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
 {
     /* gRPC logs its own errors to stderr (the shim's log) unless told otherwise. */
     setenv("GRPC_VERBOSITY", getenv("GRPC_VERBOSITY") ? getenv("GRPC_VERBOSITY") : "ERROR", 1);
-    int ready_fd = -1;
-    if (argc == 2 && strcmp(argv[1], "spare") == 0) {
+    int ready_fd = -1, link_fd = -1;
+    if (argc >= 2 && strcmp(argv[1], "spare") == 0) {
+        bool linked = argc == 3 && strcmp(argv[2], "--linked") == 0;
+        if (argc > 2 && !linked)
+            return spare_fail("spare takes no option but --linked");
         /* Leave the caller's session now, while waiting: no fork is left for the run. */
         if (setsid() < 0)
             return spare_fail("setsid failed: a spare must not lead a process group");
@@ -187,7 +211,8 @@ shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
         shim_signals(&set);
         pthread_sigmask(SIG_BLOCK, &set, &old);
         struct bx_err perr = BX_ERR_INIT;
-        int prc = shim_rpc_server_prepare(prepared, &perr);
+        /* A linked spare's caller hands it the arguments at once and does not call it. */
+        int prc = linked ? 0 : shim_rpc_server_prepare(prepared, &perr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (prc < 0) {
             char msg[sizeof(perr.msg) + 64];
@@ -201,6 +226,8 @@ shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
             return 0;
         if (strcmp(argv[1], "start") != 0)
             return spare_fail("the arguments must be those of start");
+        if (linked && (link_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
+            return spare_fail("cannot keep its link");
         /* stdin was the caller's socket: the rest reads /dev/null, as a spawned `start` does */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0)
@@ -236,10 +263,10 @@ shim_cmd(int argc, char **argv, struct shim_rpc_server **prepared)
     bx_log_init("boxer-shim", level);
     bx_log_set_exec(o.exec_id);
     if (ready_fd >= 0)
-        return start_here(&o, ready_fd, prepared);
+        return start_here(&o, ready_fd, prepared, link_fd, argc, argv);
     if (o.foreground)
-        return shim_main(&o, -1, NULL);
-    return start_detached(&o);
+        return shim_main(&o, -1, NULL, -1);
+    return start_detached(&o, argc, argv);
 }
 
 int

@@ -103,6 +103,7 @@ on_delete(void *ctx, const Boxer__Shim__V1__DeleteRequest *req,
     struct shim *s = ctx;
     pthread_mutex_lock(&s->mu);
     s->delete_requested = true;
+    s->delete_by_rpc = true;
     wake_main(s);
     while (!s->delete_ready)
         pthread_cond_wait(&s->cv, &s->mu);
@@ -155,7 +156,8 @@ shim_service_start(struct shim *s, struct bx_err *err)
     snprintf(path, sizeof(path), "%s/%s", s->o->state_dir, SHIM_SOCKET_NAME);
     if (s->srv) /* a spare's, prepared while it waited */
         return shim_rpc_server_serve(s->srv, path, s->o->exec_id, &shim_ops, s, err);
-    return shim_rpc_server_start(path, s->o->exec_id, &shim_ops, s, &s->srv, err);
+    /* gRPC's part when a client comes, not beside runsc's start-up (nor at all if none does) */
+    return shim_rpc_server_listen(path, s->o->exec_id, &shim_ops, s, &s->srv, err);
 }
 
 void
@@ -252,6 +254,9 @@ shim_on_command(struct shim *s)
         shim_cleanup_state(s);
         pthread_mutex_lock(&s->mu);
         s->delete_ready = true;
+        /* Deleted by the link's closing alone: nobody waits for an answer. */
+        if (s->link_closed && !s->delete_by_rpc)
+            s->done = true;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "shim/v1/shim.pb-c.h"
 
 #define SHIM_SOCKET_NAME "shim.sock"
 #define SHIM_PID_NAME "shim.pid"
@@ -190,8 +191,18 @@ void shim_signals(sigset_t *set);
 /* Runs the execution to its end and serves the status socket until Delete or the linger time.
  * Called in the daemon; `ready_fd` (or -1) gets "ok\n" or "error: <msg>\n" once the socket is
  * ready or start-up failed. `prepared` (or NULL) is an RPC server made before the arguments were
- * known (shim_rpc_server_prepare): it serves the socket, and shim_main stops it in any case.
- * Returns the process exit status. */
-int shim_main(const struct shim_opts *opts, int ready_fd, struct shim_rpc_server *prepared);
+ * known (shim_rpc_server_prepare): it serves the socket, and shim_main stops it in any case;
+ * without one, gRPC's part is made when the first client connects (shim_rpc_server_listen).
+ * `link_fd` (or -1) is a linked launcher's socket (see SHIM_LINK_EXIT): "exit\n" is sent on it
+ * once the exit record is written, and its closing deletes the execution as Delete does,
+ * stopping the sandbox first if it still runs. Returns the process exit status. */
+int shim_main(const struct shim_opts *opts, int ready_fd, struct shim_rpc_server *prepared,
+              int link_fd);
+
+/* What a linked shim sends its launcher when the exit record is written. */
+#define SHIM_LINK_EXIT "exit\n"
+
+/* The record as the status API's message; its strings point into `r`. */
+void shim_record_to_pb(const struct shim_record *r, Boxer__Shim__V1__ExitRecord *pb);
 
 #endif

@@ -4,7 +4,11 @@
  * on it is that run's shim, with no fork: it answers "ok" or "error: ..." on its stdout (a pipe)
  * once its status socket is ready, and stays the launcher's child, reaped by shim_launch_reap().
  * Closing the socket without sending lets it go (it exits 0); so does the caller's death. One
- * spare at a time; a launch that finds none starts one for itself and takes it at once. */
+ * spare at a time; a launch that finds none starts one for itself and takes it at once.
+ *
+ * A linked spare (`spare --linked`, for a caller that waits for the run itself: boxerctl run)
+ * makes no gRPC while it waits, and the socket is not closed after the arguments but shut down
+ * for writing: it stays the run's link (shim_main). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +28,7 @@
 
 struct spare {
     pid_t pid;    /* 0: none */
+    bool linked;  /* `spare --linked` */
     int fd;       /* our end of its stdin (a socket: a dead spare gives EPIPE, not SIGPIPE) */
     int ready_fd; /* the read end of its stdout */
 };
@@ -32,6 +37,7 @@ static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     bool enabled;
     char path[PATH_MAX]; /* the boxer-shim it runs */
+    bool linked;         /* spares are linked ones */
     struct spare s;      /* the one waiting, if any */
 } spare = {.s = {.fd = -1, .ready_fd = -1}};
 
@@ -62,7 +68,7 @@ spare_release(struct spare *s)
 }
 
 static int
-spare_spawn(const char *path, struct spare *s)
+spare_spawn(const char *path, bool linked, struct spare *s)
 {
     int sv[2], p[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -79,7 +85,7 @@ spare_spawn(const char *path, struct spare *s)
     /* The shim outlives its caller: it must not keep the caller's descriptors (sockets of
      * other clients, files) open. */
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    char *const argv[] = {(char *)path, "spare", NULL};
+    char *const argv[] = {(char *)path, "spare", linked ? "--linked" : NULL, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -88,7 +94,7 @@ spare_spawn(const char *path, struct spare *s)
         close(sv[0]), close(p[0]);
         return rc;
     }
-    *s = (struct spare){.pid = pid, .fd = sv[0], .ready_fd = p[0]};
+    *s = (struct spare){.pid = pid, .linked = linked, .fd = sv[0], .ready_fd = p[0]};
     return 0;
 }
 
@@ -98,15 +104,16 @@ spare_fill_locked(void)
 {
     if (!spare.enabled || spare.s.pid)
         return;
-    int rc = spare_spawn(spare.path, &spare.s);
+    int rc = spare_spawn(spare.path, spare.linked, &spare.s);
     if (rc != 0)
         bx_log_warn("cannot start a spare shim", "path=%s errno=%d", spare.path, rc);
 }
 
 void
-shim_launch_spare_enable(const char *shim_path)
+shim_launch_spare_enable(const char *shim_path, bool linked)
 {
     pthread_mutex_lock(&spare_mu);
+    spare.linked = linked;
     if (shim_path)
         snprintf(spare.path, sizeof(spare.path), "%s", shim_path);
     else
@@ -149,7 +156,8 @@ spare_pack(const char *const *args, char *buf, size_t size)
     return len;
 }
 
-/* Sends them and closes the socket: 0, or an errno (EPIPE: the spare is dead). */
+/* Sends them and closes the socket (a linked spare's is shut down for writing and kept): 0, or
+ * an errno (EPIPE: the spare is dead). */
 static int
 spare_send(struct spare *s, const char *buf, size_t len)
 {
@@ -161,8 +169,12 @@ spare_send(struct spare *s, const char *buf, size_t len)
         else if (w < 0 && errno != EINTR)
             rc = errno;
     }
-    close(s->fd);
-    s->fd = -1;
+    if (s->linked && rc == 0 && shutdown(s->fd, SHUT_WR) < 0)
+        rc = errno;
+    if (!s->linked || rc != 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
     return rc;
 }
 
@@ -188,10 +200,11 @@ spare_ready_line(struct spare *s, char *buf, size_t size)
 }
 
 int
-shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *pid,
-                        struct bx_err *err)
+shim_launch_spare_start(const char *shim_path, const char *const *args, bool linked, pid_t *pid,
+                        int *link_fd, struct bx_err *err)
 {
     *pid = 0;
+    *link_fd = -1;
     char buf[SHIM_SPARE_MAX_BYTES];
     size_t len = spare_pack(args, buf, sizeof(buf));
     if (len == 0)
@@ -199,7 +212,7 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *p
                           SHIM_SPARE_MAX_BYTES);
     pthread_mutex_lock(&spare_mu);
     struct spare s = {.fd = -1, .ready_fd = -1};
-    if (spare.s.pid && strcmp(spare.path, shim_path) == 0) {
+    if (spare.s.pid && spare.s.linked == linked && strcmp(spare.path, shim_path) == 0) {
         s = spare.s;
         spare.s = (struct spare){.fd = -1, .ready_fd = -1};
     }
@@ -211,7 +224,7 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *p
         spare_release(&s); /* it died before it was needed */
     }
     if (!s.pid) {
-        if ((rc = spare_spawn(shim_path, &s)) != 0)
+        if ((rc = spare_spawn(shim_path, linked, &s)) != 0)
             return bx_err_sys(err, BX_ERUNTIME, rc, "start %s", shim_path);
         if ((rc = spare_send(&s, buf, len)) != 0) {
             spare_release(&s);
@@ -222,6 +235,7 @@ shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *p
     spare_ready_line(&s, line, sizeof(line));
     if (strcmp(line, "ok") == 0) {
         *pid = s.pid;
+        *link_fd = s.fd; /* -1 unless linked */
         return 0;
     }
     int ws = spare_release(&s); /* it exits after its error */

@@ -4,6 +4,10 @@
  * Threads: the main thread runs an epoll loop and is the only one that starts or reaps
  * processes; the RPC server's thread answers calls and hands Kill and Delete to the main thread
  * through an eventfd, waiting on a condition variable for the outcome.
+ *
+ * A linked shim (a spare taken by `boxerctl run`) also has its launcher's socket in the loop:
+ * the launcher learns of the exit from it and deletes the execution by closing it, so that it
+ * needs no gRPC of its own and the sandbox does not outlive it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -91,6 +96,10 @@ shim_prepare(struct shim *s, struct bx_err *err)
     if (epoll_add(s, s->sfd, TAG_SIGNAL, err) < 0 || epoll_add(s, s->cmd_fd, TAG_CMD, err) < 0 ||
         epoll_add(s, s->tfd, TAG_TIMER, err) < 0)
         return err->code;
+    /* The launcher sends nothing after the arguments: only its closing (EPOLLHUP) is watched. */
+    struct epoll_event hup = {.events = 0, .data.u64 = TAG_LINK};
+    if (s->link_fd >= 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->link_fd, &hup) < 0)
+        return bx_err_sys(err, BX_EIO, errno, "epoll");
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         return bx_err_sys(err, BX_EIO, errno, "become a subreaper");
     if (!s->o->ignore_cgroups) {
@@ -259,6 +268,31 @@ shim_on_timer(struct shim *s)
     }
 }
 
+/* The linked launcher closed its socket: it is done with the execution (or died), which is then
+ * deleted, the sandbox stopped first if it still runs. */
+static void
+shim_on_link_closed(struct shim *s)
+{
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link_fd, NULL);
+    close(s->link_fd);
+    s->link_fd = -1;
+    s->link_closed = true;
+    bx_log_info("the launcher closed its link; deleting");
+    pthread_mutex_lock(&s->mu);
+    s->delete_requested = true;
+    pthread_mutex_unlock(&s->mu);
+    shim_on_command(s);
+}
+
+/* Tells the linked launcher that the exit record is written. */
+static void
+shim_link_say_exit(struct shim *s)
+{
+    if (s->link_fd >= 0 &&
+        send(s->link_fd, SHIM_LINK_EXIT, strlen(SHIM_LINK_EXIT), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        bx_log_debug("cannot tell the launcher of the exit", "errno=%d", errno);
+}
+
 static void
 shim_dispatch(struct shim *s, uint64_t tag)
 {
@@ -277,6 +311,9 @@ shim_dispatch(struct shim *s, uint64_t tag)
         break;
     case TAG_STDERR:
         shim_read_pipe(s, &s->err_pipe, &s->err, true);
+        break;
+    case TAG_LINK:
+        shim_on_link_closed(s);
         break;
     }
 }
@@ -392,8 +429,8 @@ shim_cleanup_state(struct shim *s)
 static void
 shim_release(struct shim *s)
 {
-    int fds[] = {s->out_pipe, s->err_pipe, s->sfd,    s->epfd,    s->cmd_fd,
-                 s->tfd,      s->out.fd,   s->err.fd, s->state_fd};
+    int fds[] = {s->out_pipe, s->err_pipe, s->sfd,    s->epfd,     s->cmd_fd,
+                 s->tfd,      s->out.fd,   s->err.fd, s->state_fd, s->link_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -426,7 +463,7 @@ ready_say(int *ready_fd, const char *what, const char *msg)
 }
 
 int
-shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepared)
+shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepared, int link_fd)
 {
     struct shim s = {.o = o,
                      .state_fd = -1,
@@ -438,7 +475,8 @@ shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepa
                      .tfd = -1,
                      .out.fd = -1,
                      .err.fd = -1,
-                     .srv = prepared};
+                     .srv = prepared,
+                     .link_fd = link_fd};
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     s.status = BOXER__SHIM__V1__STATUS__STATUS_CREATED;
@@ -451,7 +489,7 @@ shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepa
                 (unsigned long long)o->memory_bytes, (unsigned long long)o->cpu_millicores,
                 (unsigned long long)o->pids_limit, o->ignore_cgroups, o->remove_state);
     /* runsc is started before the socket is served: a spare prepared the server's gRPC part
-     * while it waited for its arguments; otherwise the server is made after runsc's start. */
+     * while it waited for its arguments; otherwise it is made when the first client comes. */
     if (shim_prepare(&s, &err) < 0 || shim_start_runsc(&s, &err) < 0 ||
         shim_service_start(&s, &err) < 0) {
         bx_log_error("start-up failed", "error=\"%s\"", err.msg);
@@ -466,6 +504,7 @@ shim_main(const struct shim_opts *o, int ready_fd, struct shim_rpc_server *prepa
     ready_say(&ready_fd, "ok", NULL);
     shim_loop(&s, execution_over);
     shim_finish_record(&s);
+    shim_link_say_exit(&s);
     shim_remove_runsc_root(&s);
     s.linger_until = s.terminate ? 0 : shim_now_ms(CLOCK_MONOTONIC) + (int64_t)o->linger_s * 1000;
     /* A Delete may already have been answered (and set done): never clear it. */

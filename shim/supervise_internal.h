@@ -12,7 +12,7 @@
 #include "shim/v1/shim.pb-c.h"
 #include "shim_internal.h"
 
-enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_CMD, TAG_STDOUT, TAG_STDERR };
+enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_CMD, TAG_STDOUT, TAG_STDERR, TAG_LINK };
 
 struct shim_rpc_server;
 
@@ -46,6 +46,11 @@ struct shim {
     bool kill_all;
     struct bx_err kill_err;
     bool delete_requested, delete_ready;
+    bool delete_by_rpc; /* a Delete call waits for delete_ready; its answer ends the shim */
+    /* The linked launcher's socket (-1: none, or closed); main thread only. Its closing is a
+     * Delete with nobody to answer: delete_ready ends the shim unless a Delete call waits. */
+    int link_fd;
+    bool link_closed;
     int64_t kill_since, kill_retry_at; /* the pending Kill's first try, its next; 0: none */
     struct shim_rpc_server *srv;
 };
@@ -61,6 +66,5 @@ void shim_cleanup_state(struct shim *s);
 int shim_service_start(struct shim *s, struct bx_err *err);
 void shim_service_post_exit(struct shim *s);
 void shim_service_stop(struct shim *s);
-void shim_record_to_pb(const struct shim_record *r, Boxer__Shim__V1__ExitRecord *pb);
 
 #endif

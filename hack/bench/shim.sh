@@ -287,28 +287,26 @@ done
 # boxerctl's shim, caught while `sleep 2` runs: its peak RSS, and its command line (the flags
 # boxerctl gives it, reused for `boxer-shim run` and for the raw runs' runsc flags). boxerctl
 # hands them to a spare shim on its stdin (shim/spare.c), so /proc shows only "boxer-shim
-# start": for this run a wrapper records them and then execs the spare with them.
-cat >"$W/shim-rec" <<EOF
-#!/usr/bin/env bash
-[[ \${1:-} == spare ]] || exec "$SHIM" "\$@"
-cat >"$W/shim-args"
-exec "$SHIM" spare <"$W/shim-args"
-EOF
-chmod 755 "$W/shim-rec"
+# start"; at debug level the shim logs them (space-separated: no path of ours has a blank).
+CFG_DEBUG=$W/config-debug.json
+jq '.log_level = "debug"' "$CFG_CG" >"$CFG_DEBUG"
 rss_id=$TAG-rss
-BOXER_SHIM=$W/shim-rec "$CTL" --config "$CFG_CG" run --id "$rss_id" --image busybox -- sleep 2 \
-    >"$W/rss.out" 2>&1 &
+"$CTL" --config "$CFG_DEBUG" run --id "$rss_id" --image busybox -- sleep 2 >"$W/rss.out" 2>&1 &
 ctl_pid=$!
-shim_pid=""
+shim_pid="" shim_args=""
 for ((i = 0; i < 200; i++)); do
     shim_pid=$(cat "$H/run/$rss_id/shim.pid" 2>/dev/null || true)
-    [[ -n $shim_pid && -r /proc/$shim_pid/cmdline ]] && break
+    shim_args=$(sed -n 's/.* msg=arguments args="\(.*\)"$/\1/p' "$H/run/$rss_id/shim.log" 2>/dev/null || true)
+    [[ -n $shim_pid && -r /proc/$shim_pid/cmdline && -n $shim_args ]] && break
     sleep 0.02
 done
-[[ -n $shim_pid ]] || die "the shim of the sleep 2 run did not appear"
-mapfile -d '' shim_argv <"$W/shim-args"
+[[ -n $shim_pid && -n $shim_args ]] ||
+    die "the shim of the sleep 2 run did not appear (or logged no arguments): $(tail -n 3 "$W/rss.out")"
+read -r -a shim_argv <<<"$shim_args"
 shim_argv=("$SHIM" "${shim_argv[@]}")
-hwm="" rss="" threads=""
+# boxerctl waits through its link, so gRPC is not up in its shim until a client calls it
+# (docs/shim.md): sampled first so, then after one `state` call, as for boxerd's shims.
+hwm="" rss="" threads="" hwm0="" threads0="" called=no
 while [[ -r /proc/$shim_pid/status ]]; do
     st=$(cat "/proc/$shim_pid/status" 2>/dev/null) || break
     h=$(awk '/^VmHWM:/ {print $2}' <<<"$st")
@@ -317,6 +315,11 @@ while [[ -r /proc/$shim_pid/status ]]; do
     rss=$(awk '/^VmRSS:/ {print $2}' <<<"$st")
     t=$(awk '/^Threads:/ {print $2}' <<<"$st")
     ((t > ${threads:-0})) && threads=$t
+    if [[ $called == no ]]; then
+        hwm0=$hwm threads0=$threads called=yes
+        "$CTL" --config "$CFG_CG" state "$rss_id" >/dev/null 2>&1 ||
+            problem "boxerctl state during the RSS sample failed" /dev/null
+    fi
     sleep 0.05
 done
 wait "$ctl_pid" || problem "boxerctl run -- sleep 2 (the RSS sample) failed" "$W/rss.out"
@@ -329,7 +332,7 @@ RUNSC_FLAGS=()
 for ((i = 2; i < ${#shim_argv[@]}; i++)); do
     a=${shim_argv[i]}
     case $a in
-    --id | --bundle | --state) ((i++)) ;;
+    --id | --bundle | --state | --log-level) ((i++)) ;;
     --remove-state) ;; # the foreground shim's output and record are read after it exits
     --runsc-flag=*) RUNSC_FLAGS+=("${a#--runsc-flag=}"); SHIM_ARGS+=("$a") ;;
     *) SHIM_ARGS+=("$a") ;;
@@ -539,7 +542,7 @@ read -r med p90 < <(stats "$W/times/start.ready")
 echo "boxer-shim start -> socket ready (busybox sleep 1, limits): median $med ms, p90 $p90 ms" \
     "($RUNS runs)"
 echo "boxer-shim daemon RSS during sleep 2 (boxerctl run): VmHWM $hwm kB, VmRSS $rss kB at the" \
-    "end, $threads threads"
+    "end, $threads threads; before any client called it (no gRPC yet): VmHWM $hwm0 kB, $threads0 threads"
 
 if [[ -s $W/problems ]]; then
     echo

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # boxer-shim end to end through boxerctl, with the real runsc and images from a local registry:
 # exit codes and signals, Kill, output caps (exact, one over, infinite), the wall clock, the
-# memory limit, a fork bomb, 50 concurrent waiters, a shim killed with SIGKILL, an unknown RPC
-# method, and nothing left behind (processes, cgroups, mounts, run directories).
+# memory limit, a fork bomb, 50 concurrent waiters, a shim killed with SIGKILL, boxerctl run
+# killed with SIGKILL (its link), an unknown RPC method, and nothing left behind (processes,
+# cgroups, mounts, run directories).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CTL=$BUILD/ctl/boxerctl
@@ -188,7 +189,8 @@ check "... leaving no process of it" [ "$(runsc_procs_of bomb)" -eq 0 ]
 
 # --- 50 concurrent waiters -----------------------------------------------------------------------
 # The program ends only once every waiter is connected (counted on the socket), so the check
-# does not depend on how fast 50 processes start on a loaded machine.
+# does not depend on how fast 50 processes start on a loaded machine. boxerctl run itself waits
+# through its link, not the socket; the first waiter's connection starts the shim's gRPC.
 ctl run --id w50 --image busybox -- sh -c 'trap "exit 7" TERM; echo trapped; sleep 600 & wait' >/dev/null 2>&1 &
 w50=$!
 wait_output w50 trapped
@@ -200,10 +202,10 @@ done
 connected=0
 for _ in $(seq 1200); do
     connected=$(ss -xH 2>/dev/null | grep -c -- "$HOME_DIR/run/w50/shim.sock" || true)
-    [[ $connected -ge 51 ]] && break
+    [[ $connected -ge 50 ]] && break
     sleep 0.1
 done
-check "50 waiters and the run are connected to the shim ($connected)" [ "$connected" -ge 51 ]
+check "50 waiters are connected to the shim ($connected)" [ "$connected" -ge 50 ]
 krc=0
 ctl kill w50 TERM >/dev/null 2>"$WORK/kill50.err" || krc=$?
 codes=0
@@ -277,6 +279,33 @@ for _ in $(seq 50); do
 done
 check "a shim killed with SIGKILL leaves no runsc process within 5 s" [ $gone = yes ]
 wait $sk
+
+# --- boxerctl run's link: no gRPC until called; a boxerctl killed takes its sandbox along -------
+# boxerctl itself, not a subshell running the ctl function: $! is the process killed below.
+"$CTL" --config "$WORK/config.json" run --id linkkill --image busybox -- sleep 60 >/dev/null 2>&1 &
+lkpid=$!
+for _ in $(seq 200); do
+    grep -q 'runsc started' "$HOME_DIR/run/linkkill/shim.log" 2>/dev/null && break
+    sleep 0.1
+done
+shim_pid=$(cat "$HOME_DIR/run/linkkill/shim.pid" 2>/dev/null)
+threads=$(ls /proc/"$shim_pid"/task 2>/dev/null | wc -l)
+check "a shim nobody called yet runs no gRPC threads (main and accept: $threads)" [ "$threads" -eq 2 ]
+check "... its socket is there, and a first client is served" wait_running linkkill
+threads=$(ls /proc/"$shim_pid"/task 2>/dev/null | wc -l)
+check "... then gRPC's threads run ($threads)" [ "$threads" -gt 2 ]
+check "... every one blocking SIGCHLD" all_threads_block_sigchld "$shim_pid"
+kill -KILL $lkpid
+wait $lkpid 2>/dev/null
+gone=no
+for _ in $(seq 100); do
+    if run_dir_gone linkkill && [[ $(runsc_procs_of linkkill) -eq 0 ]] && ! kill -0 "$shim_pid" 2>/dev/null; then
+        gone=yes
+        break
+    fi
+    sleep 0.1
+done
+check "boxerctl run killed mid-run: its sandbox, shim and run directory are gone within 10 s" [ $gone = yes ]
 
 # --- ignore_cgroups: no limits, and the record says so -----------------------------------------
 printf '{"home": "%s", "ignore_cgroups": true, "registry_mirrors": {"docker.io": ["http://%s"]}}\n' "$HOME_DIR" "$REG_ADDR" >"$WORK/nocg.json"

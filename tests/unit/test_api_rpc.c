@@ -961,6 +961,73 @@ test_prepare_then_serve_fails(void **state)
     assert_int_equal(shim_rpc_client_kill(fx->cl, NULL, 9, false, 5000, &err), 0);
 }
 
+/* listen: the socket is there (0600) at once; an exit posted before any client came is what
+ * the first client's Wait gets; every method is served; stop removes the socket. */
+static void
+test_listen_serves_from_the_first_connection(void **state)
+{
+    struct fixture *fx = *state;
+    struct bx_err err = BX_ERR_INIT;
+    struct shim_rpc_server *srv = NULL;
+    char sock[PATH_MAX];
+    path_in(fx, sock, "lazy.sock");
+    assert_int_equal(shim_rpc_server_listen(sock, "exec-7", &fake_ops, &fx->fake, &srv, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(sock, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    Boxer__Shim__V1__ExitRecord rec;
+    exit_record_fill(&rec, 0);
+    rec.runtime_error = "";
+    assert_int_equal(shim_rpc_server_post_exit(srv, &rec, &err), 0);
+    assert_int_equal(shim_rpc_server_waiters(srv), 0);
+    struct shim_rpc_client *cl = NULL;
+    assert_int_equal(shim_rpc_client_open(sock, &cl, &err), 0);
+    Boxer__Shim__V1__ExitRecord *got = NULL;
+    assert_int_equal(shim_rpc_client_wait(cl, "exec-7", 5000, &got, &err), 0);
+    assert_exit_equal(got, &rec);
+    boxer__shim__v1__exit_record__free_unpacked(got, NULL);
+    Boxer__Shim__V1__StateResponse *resp = NULL;
+    assert_int_equal(shim_rpc_client_state(cl, NULL, 5000, false, &resp, &err), 0);
+    assert_int_equal(resp->pid, 4242);
+    boxer__shim__v1__state_response__free_unpacked(resp, NULL);
+    assert_int_equal(shim_rpc_client_state(cl, EXEC_ID, 5000, false, &resp, &err), BX_ENOENT);
+    /* a second client, on a new connection, is served as well */
+    struct shim_rpc_client *cl2 = NULL;
+    assert_int_equal(shim_rpc_client_open(sock, &cl2, &err), 0);
+    assert_int_equal(shim_rpc_client_kill(cl2, NULL, 15, false, 5000, &err), 0);
+    assert_int_equal(fx->fake.kill_signal, 15);
+    shim_rpc_client_close(cl2);
+    shim_rpc_client_close(cl);
+    shim_rpc_server_stop(srv);
+    assert_int_equal(lstat(sock, &st), -1);
+}
+
+/* listen fails as start does (a missing directory, a live server's socket); one that nobody
+ * called stops cleanly and leaves nothing. */
+static void
+test_listen_fails_or_stops_unused(void **state)
+{
+    struct fixture *fx = *state;
+    struct bx_err err = BX_ERR_INIT;
+    struct shim_rpc_server *srv = NULL;
+    char sock[PATH_MAX];
+    path_in(fx, sock, "missing/x.sock");
+    assert_int_equal(shim_rpc_server_listen(sock, EXEC_ID, &fake_ops, &fx->fake, &srv, &err),
+                     BX_ENOENT);
+    assert_null(srv);
+    assert_int_equal(shim_rpc_server_listen(fx->sock, EXEC_ID, &fake_ops, &fx->fake, &srv, &err),
+                     BX_EBUSY);
+    assert_null(srv);
+    path_in(fx, sock, "unused.sock");
+    assert_int_equal(shim_rpc_server_listen(sock, EXEC_ID, &fake_ops, &fx->fake, &srv, &err), 0);
+    shim_rpc_server_stop(srv);
+    struct stat st;
+    assert_int_equal(lstat(sock, &st), -1);
+    assert_int_equal(lstat(fx->sock, &st), 0); /* the live one is still there */
+    assert_int_equal(shim_rpc_client_kill(fx->cl, NULL, 9, false, 5000, &err), 0);
+}
+
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -996,6 +1063,8 @@ main(int argc, char **argv)
         FX_TEST(test_prepare_then_stop),
         FX_TEST(test_prepare_then_serve),
         FX_TEST(test_prepare_then_serve_fails),
+        FX_TEST(test_listen_serves_from_the_first_connection),
+        FX_TEST(test_listen_fails_or_stops_unused),
     };
     return cmocka_run_group_tests_name("api_rpc", tests, NULL, NULL);
 }

@@ -115,6 +115,16 @@ int shim_rpc_server_prepare(struct shim_rpc_server **out, struct bx_err *err);
 int shim_rpc_server_serve(struct shim_rpc_server *srv, const char *socket_path, const char *exec_id,
                           const struct shim_rpc_ops *ops, void *ctx, struct bx_err *err);
 
+/* start with gRPC's part left for later: the socket is bound (mode 0600, the same errors) and
+ * accepts connections, and the first one brings gRPC up (grpc_init, its threads, the server) on
+ * the accept thread before it is served; until then the server has one thread of its own and has
+ * spent no CPU on gRPC. For a process that may never be called: a shim whose launcher waits
+ * through a link of its own. post_exit, waiters and stop work before gRPC is up. Should gRPC
+ * fail to start, the error is logged and every connection is closed. */
+int shim_rpc_server_listen(const char *socket_path, const char *exec_id,
+                           const struct shim_rpc_ops *ops, void *ctx, struct shim_rpc_server **out,
+                           struct bx_err *err);
+
 /* Posts the execution's exit record: every parked Wait is answered with it now, every later Wait
  * at once. `rec` is copied (serialised) before this returns. Thread-safe. A second post is
  * BX_EEXIST and changes nothing. */

@@ -1,6 +1,7 @@
 /* Launching one execution through a boxer-shim, for boxerd and `boxerctl run`: the run
  * directory (home/run/<exec_id>/ with an overlay view of the image's shared rootfs, the bundle
- * and /output), `boxer-shim start`, Wait and Delete over its socket, and the teardown.
+ * and /output), `boxer-shim start`, Wait and Delete over its socket (or over a link), and the
+ * teardown.
  *
  * The shared rootfs is only ever the lower layer of a per-run overlay: runsc's gofer creates
  * missing mount points inside root.path, and the cache must stay untouched. Every directory made
@@ -49,6 +50,12 @@ struct shim_launch_opts {
      * teardown returns when Delete is answered, without waiting for the unmount and removal.
      * The directory goes whatever the teardown's `keep` says: not for a run to keep. */
     bool shim_removes;
+    /* Linked (boxerctl run): the shim is a linked spare whose launcher keeps a socket to it (the
+     * link) instead of calling its status socket: the wait reads the exit from the link and the
+     * record from the run directory, and the teardown closes the link, which deletes the
+     * execution; a caller that dies so stops its sandbox too. The caller then needs no gRPC, and
+     * the shim starts gRPC only if someone else calls it (boxerctl state, ...). */
+    bool linked;
 };
 
 struct shim_rpc_client;
@@ -65,10 +72,13 @@ struct shim_launch {
     /* The connection to the shim's socket, made by the wait and kept for the teardown's
      * Delete (one channel and one gRPC start-up per run, not two). */
     struct shim_rpc_client *cl;
-    /* Set by a caller that exits right after the teardown (boxerctl run): the teardown leaves
-     * cl open, since closing a channel costs 1-5 ms after the run's last reply, and does not
-     * reap the shim (init does, once the caller is gone). */
+    /* Set by a caller that exits right after the teardown: the teardown leaves cl open, since
+     * closing a channel costs 1-5 ms after the run's last reply, and does not reap the shim
+     * (init does, once the caller is gone). */
     bool keep_client;
+    bool linked; /* launched linked: link_fd is the link until the teardown */
+    int link_fd;
+    bool link_lost; /* the link ended without the exit: the shim died, the teardown cleans up */
 };
 
 /* A new "boxer-<uuid4>". */
@@ -91,20 +101,21 @@ int shim_launch_write_bundle(const struct shim_launch_opts *o, const struct shim
 
 /* A spare shim (spare.c): `boxer-shim spare` started ahead of the next launch, which then does
  * not wait for the shim's exec and loading. enable starts one (shim_path NULL:
- * shim_launch_shim_path()), refill starts the next once one was taken (a long-lived caller,
- * boxerd; call it off the run's critical path), disable lets it go if it was not taken and reaps
- * it. A one-shot caller (boxerctl run) enables before its own preparation and disables at the
- * end. Thread-safe. */
-void shim_launch_spare_enable(const char *shim_path);
+ * shim_launch_shim_path(); linked: `spare --linked`, for linked launches), refill starts the
+ * next once one was taken (a long-lived caller, boxerd; call it off the run's critical path),
+ * disable lets it go if it was not taken and reaps it. A one-shot caller (boxerctl run) enables
+ * before its own preparation and disables at the end. Thread-safe. */
+void shim_launch_spare_enable(const char *shim_path, bool linked);
 void shim_launch_spare_refill(void);
 void shim_launch_spare_disable(void);
 /* Hands `args` (those of `boxer-shim start`, without argv[0]) to the spare if it runs
- * `shim_path`, else to a `boxer-shim spare` started now, and waits for its ready line. On
- * success *pid is the shim, the caller's child from then on: shim_launch_reap() it once it
- * was deleted. On failure the error is the shim's own ready line ("boxer-shim failed to start:
- * ...") or how it died. */
-int shim_launch_spare_start(const char *shim_path, const char *const *args, pid_t *pid,
-                            struct bx_err *err);
+ * `shim_path` (and is linked if `linked`), else to a `boxer-shim spare` started now, and waits
+ * for its ready line. On success *pid is the shim, the caller's child from then on:
+ * shim_launch_reap() it once it was deleted; *link_fd is the link when linked, else -1. On
+ * failure the error is the shim's own ready line ("boxer-shim failed to start: ...") or how it
+ * died. */
+int shim_launch_spare_start(const char *shim_path, const char *const *args, bool linked, pid_t *pid,
+                            int *link_fd, struct bx_err *err);
 /* Reaps a shim of shim_launch_spare_start() now if it has exited, else from a thread of its
  * own once it does (after a Delete it still unmounts and removes its run directory). */
 void shim_launch_reap(pid_t pid);
