@@ -321,9 +321,8 @@ launch_link_wait(struct shim_launch *l, int timeout_ms, Boxer__Shim__V1__ExitRec
         l->link_lost = true;
         if (launch_read_record(l, rec, err) == 0)
             return 0;
-        return bx_err_set(err, BX_ERUNTIME,
-                          "boxer-shim exited before the execution did (see %s/%s)", l->dir,
-                          SHIM_LOG_NAME);
+        /* Not its log's path: the teardown removes the run directory unless asked to keep it. */
+        return bx_err_set(err, BX_ERUNTIME, "boxer-shim died before the execution ended");
     }
     return launch_read_record(l, rec, err);
 }
