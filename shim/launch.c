@@ -376,9 +376,9 @@ launch_unlink(struct shim_launch *l)
 void
 shim_launch_teardown(struct shim_launch *l, bool keep)
 {
-    if (l->started && l->linked)
+    if (l->started && l->linked) {
         launch_unlink(l);
-    if (l->started) {
+    } else if (l->started) {
         if (launch_delete(l) == 0 && l->shim_removes)
             l->mounted = l->created = false; /* the shim's now */
         /* Only left when the shim died before its cleanup. */

@@ -97,6 +97,8 @@ daemon_stdio(const struct shim_opts *o)
 static void
 log_args(int argc, char **argv)
 {
+    if (!bx_log_enabled(BX_LOG_DEBUG))
+        return;
     char buf[SHIM_SPARE_MAX_BYTES + 1];
     size_t len = 0;
     buf[0] = '\0';
