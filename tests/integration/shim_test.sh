@@ -253,7 +253,7 @@ ctl kill sock KILL >/dev/null 2>&1
 wait $sock
 
 # --- a shim killed with SIGKILL ------------------------------------------------------------------
-ctl run --id sk --image busybox -- sleep 60 >/dev/null 2>&1 &
+ctl run --id sk --image busybox -- sleep 60 >/dev/null 2>"$WORK/sk.err" &
 sk=$!
 wait_running sk
 shim_pid=$(cat "$HOME_DIR/run/sk/shim.pid")
@@ -278,7 +278,11 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 check "a shim killed with SIGKILL leaves no runsc process within 5 s" [ $gone = yes ]
-wait $sk
+sk_rc=0
+wait $sk || sk_rc=$?
+check "... boxerctl run then fails (1), saying its shim died ($sk_rc: $(cat "$WORK/sk.err"))" \
+    bash -c '[[ $1 == 1 ]] && grep -q "boxer-shim died before the execution ended" "$2"' _ "$sk_rc" "$WORK/sk.err"
+check "... and removes the run directory and its view itself" run_dir_gone sk
 
 # --- boxerctl run's link: no gRPC until called; a boxerctl killed takes its sandbox along -------
 # boxerctl itself, not a subshell running the ctl function: $! is the process killed below.
